@@ -1,0 +1,30 @@
+//! The contract every service of the chat system shares, in code.
+//!
+//! Nothing here knows about actix or diesel: these are the types and rules that
+//! cross process boundaries, as `spec/PROTOCOL.md` defines them.
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`ids`] | `UserId`, `ConversationId`, `MessageId` newtypes (message ids are UUIDv7) |
+//! | [`jwt`] | claims, minting and verification (HS256 only, audiences, issuers, leeway) |
+//! | [`kafka`] | topic names, event payloads and the one place that builds rdkafka configs |
+//! | [`frames`] | WebSocket `ClientFrame` / `ServerFrame` and error codes |
+//! | [`model`] | `Message`, the record shared by Kafka, HTTP and WebSocket |
+//! | [`error`] | the JSON error body `{"error":{"code","message"}}` |
+//! | [`validation`] | field rules (usernames, passwords, names, message bodies) |
+//! | [`time`] | RFC 3339 UTC timestamps with milliseconds |
+//! | [`headers`] | header and WebSocket subprotocol names |
+
+pub mod error;
+pub mod frames;
+pub mod headers;
+pub mod ids;
+pub mod jwt;
+pub mod kafka;
+pub mod model;
+pub mod time;
+pub mod validation;
+
+pub use error::ErrorBody;
+pub use ids::{ConversationId, MessageId, UserId};
+pub use model::Message;

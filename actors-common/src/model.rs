@@ -1,0 +1,20 @@
+//! `Message`: one record, the same on Kafka, in HTTP bodies and in WebSocket frames.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ids::{ConversationId, MessageId, UserId};
+
+/// A chat message as PROTOCOL.md shapes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub sender_id: UserId,
+    pub body: String,
+    #[serde(with = "crate::time::rfc3339_millis")]
+    pub created_at: DateTime<Utc>,
+    /// The sender's idempotency key; `null` for messages without one.
+    pub client_id: Option<Uuid>,
+}

@@ -1,0 +1,241 @@
+//! Accounts and sessions: register, login, logout, me, and the WebSocket token.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use actors_common::{validation, UserId};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use service_kit::db::PgPool;
+use service_kit::error::unique_violation;
+use service_kit::HttpError;
+
+use crate::auth::{password, session, SessionUser};
+use crate::client::{Service, ServiceClient};
+use crate::db::accounts::{self, Account};
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/auth/register", web::post().to(register))
+        .route("/api/auth/login", web::post().to(login))
+        .route("/api/auth/logout", web::post().to(logout))
+        .route("/api/me", web::get().to(me))
+        .route("/api/ws-token", web::get().to(ws_token));
+}
+
+/// PROTOCOL.md's `User`, as user-store returns it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub created_at: String,
+}
+
+/// `{"user": User}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UserEnvelope {
+    pub user: User,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RegisterBody {
+    username: String,
+    password: String,
+    display_name: Option<String>,
+}
+
+fn username_taken() -> HttpError {
+    HttpError::conflict("username_taken", "that username is taken")
+}
+
+/// `POST /api/auth/register`: account, then profile, then session. If the
+/// profile cannot be provisioned the account is removed again, so the
+/// username stays free and the user can simply retry.
+async fn register(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
+    client: web::Data<ServiceClient>,
+    body: web::Json<RegisterBody>,
+) -> Result<HttpResponse, HttpError> {
+    let RegisterBody {
+        username,
+        password,
+        display_name,
+    } = body.into_inner();
+    validation::username(&username).map_err(HttpError::from_invalid)?;
+    validation::password(&password).map_err(HttpError::from_invalid)?;
+    let display_name = display_name
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| username.clone());
+    validation::display_name(&display_name).map_err(HttpError::from_invalid)?;
+
+    let password_hash = password::hash(password).await?;
+    let id = UserId::new_random();
+    let account = Account {
+        id: id.as_uuid(),
+        username: username.clone(),
+        password_hash,
+        created_at: actors_common::time::now_millis(),
+    };
+    {
+        let mut conn = pool.get().await?;
+        accounts::insert(&mut conn, &account)
+            .await
+            .map_err(|e| match unique_violation(&e) {
+                Some("accounts_username_key") => username_taken(),
+                _ => e.into(),
+            })?;
+    }
+
+    let provisioned = client
+        .post::<_, UserEnvelope>(
+            Service::UserStore,
+            "/users",
+            id,
+            &json!({"id": id, "username": username, "display_name": display_name}),
+        )
+        .await;
+    let user = match provisioned {
+        Ok(up) => up.body.user,
+        Err(e) => {
+            // Compensate: without a profile the account must not exist.
+            let mut conn = pool.get().await?;
+            if let Err(del) = accounts::delete(&mut conn, id.as_uuid()).await {
+                log::error!(
+                    "register: user_id={id} profile failed and account removal failed: {del}"
+                );
+            }
+            log::warn!("register: user_id={id} profile provisioning failed: {e}");
+            return Err(if e.code == "username_taken" {
+                username_taken()
+            } else {
+                e
+            });
+        }
+    };
+
+    let mut conn = pool.get().await?;
+    let cookie = session::start(
+        &mut conn,
+        id,
+        state.session_ttl,
+        session::secure_cookie(&req, state.cookie_secure),
+    )
+    .await?;
+    log::info!("register: user_id={id} registered");
+    Ok(HttpResponse::Created()
+        .cookie(cookie)
+        .json(UserEnvelope { user }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginBody {
+    username: String,
+    password: String,
+}
+
+fn client_address(req: &HttpRequest, trust_proxy: bool) -> String {
+    if trust_proxy {
+        if let Some(addr) = req.connection_info().realip_remote_addr() {
+            return addr.to_owned();
+        }
+    }
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
+/// `POST /api/auth/login`: the same answer, after the same work, for an
+/// unknown user and a wrong password.
+async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
+    client: web::Data<ServiceClient>,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, HttpError> {
+    let LoginBody { username, password } = body.into_inner();
+    if !state
+        .login_limiter
+        .allow(&username, &client_address(&req, state.trust_proxy))
+    {
+        return Err(HttpError::rate_limited(
+            "too many login attempts, wait a minute",
+        ));
+    }
+    let account = {
+        let mut conn = pool.get().await?;
+        accounts::find_by_username(&mut conn, &username).await?
+    };
+    let id = account.as_ref().map(|a| UserId(a.id));
+    if !password::verify(password, account.map(|a| a.password_hash)).await {
+        return Err(HttpError::unauthorized(
+            "invalid_credentials",
+            "wrong username or password",
+        ));
+    }
+    let Some(id) = id else {
+        return Err(HttpError::internal());
+    };
+    let user = client
+        .get::<UserEnvelope>(Service::UserStore, &format!("/users/{id}"), id)
+        .await?
+        .body
+        .user;
+    let mut conn = pool.get().await?;
+    let cookie = session::start(
+        &mut conn,
+        id,
+        state.session_ttl,
+        session::secure_cookie(&req, state.cookie_secure),
+    )
+    .await?;
+    log::info!("login: user_id={id} logged in");
+    Ok(HttpResponse::Ok()
+        .cookie(cookie)
+        .json(UserEnvelope { user }))
+}
+
+/// `POST /api/auth/logout`: deletes the session and clears the cookie.
+async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
+    user: SessionUser,
+) -> Result<HttpResponse, HttpError> {
+    let mut conn = pool.get().await?;
+    crate::db::sessions::delete(&mut conn, &user.token_hash).await?;
+    Ok(HttpResponse::NoContent()
+        .cookie(session::removal_cookie(session::secure_cookie(
+            &req,
+            state.cookie_secure,
+        )))
+        .finish())
+}
+
+/// `GET /api/me`.
+async fn me(
+    user: SessionUser,
+    client: web::Data<ServiceClient>,
+) -> Result<HttpResponse, HttpError> {
+    let profile = client
+        .get::<UserEnvelope>(
+            Service::UserStore,
+            &format!("/users/{}", user.user_id),
+            user.user_id,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(profile.body))
+}
+
+/// `GET /api/ws-token`: a 60-second gateway token and where to connect.
+async fn ws_token(user: SessionUser, state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({
+            "token": session::ws_token(&state.keys, user.user_id),
+            "url": state.gateway_public_url,
+            "expires_in": actors_common::jwt::WS_TOKEN_TTL.as_secs(),
+        }))
+}

@@ -1,0 +1,16 @@
+//! HTTP routes of the bff.
+//!
+//! | module | paths |
+//! |---|---|
+//! | [`auth`] | `/api/auth/register`, `/api/auth/login`, `/api/auth/logout`, `/api/me`, `/api/ws-token` |
+//! | [`users`] | `/api/users`, `/api/users/{id}` |
+
+pub mod auth;
+pub mod users;
+
+use actix_web::web;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    auth::configure(cfg);
+    users::configure(cfg);
+}

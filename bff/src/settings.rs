@@ -1,0 +1,72 @@
+//! Settings: every one a command-line flag and an environment variable.
+
+use std::time::Duration;
+
+/// bff's settings.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(name = "bff", about = "Chat backend-for-frontend and web UI")]
+pub struct Settings {
+    /// Address to bind.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to bind (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+    /// PostgreSQL URL of the bff's own database (accounts, sessions).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// The HS256 secret shared by every service.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: String,
+    /// Base URL of user-store.
+    #[arg(long, env = "USER_STORE_URL", default_value = "http://127.0.0.1:8380")]
+    pub user_store_url: String,
+    /// Base URL of message-store.
+    #[arg(
+        long,
+        env = "MESSAGE_STORE_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub message_store_url: String,
+    /// The WebSocket URL browsers connect to (the gateway, or nginx in front of several).
+    #[arg(
+        long,
+        env = "GATEWAY_PUBLIC_URL",
+        default_value = "ws://127.0.0.1:8180/ws"
+    )]
+    pub gateway_public_url: String,
+    /// Mark the session cookie `Secure` (set when served over TLS).
+    #[arg(long, env = "COOKIE_SECURE", default_value_t = false)]
+    pub cookie_secure: bool,
+    /// Session lifetime, in hours.
+    #[arg(long, env = "SESSION_TTL_HOURS", default_value_t = 168)]
+    pub session_ttl_hours: u64,
+    /// Login attempts allowed per username per minute (burst twice that).
+    #[arg(long, env = "LOGIN_PER_USERNAME_PER_MIN", default_value_t = 10)]
+    pub login_per_username_per_min: u32,
+    /// Login attempts allowed per client address per minute (burst twice that).
+    #[arg(long, env = "LOGIN_PER_ADDRESS_PER_MIN", default_value_t = 60)]
+    pub login_per_address_per_min: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    #[arg(long, env = "TRUST_PROXY", default_value_t = false)]
+    pub trust_proxy: bool,
+    /// Timeout of each call to user-store or message-store, in milliseconds.
+    #[arg(long, env = "UPSTREAM_TIMEOUT_MS", default_value_t = 5000)]
+    pub upstream_timeout_ms: u64,
+    /// Database connections in the pool.
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: usize,
+    /// HTTP worker threads.
+    #[arg(long, env = "WORKERS", default_value_t = 2)]
+    pub workers: usize,
+}
+
+impl Settings {
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(self.session_ttl_hours * 3600)
+    }
+
+    pub fn upstream_timeout(&self) -> Duration {
+        Duration::from_millis(self.upstream_timeout_ms)
+    }
+}

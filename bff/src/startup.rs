@@ -1,0 +1,129 @@
+//! `Application`: builds everything, binds its own listener (port 0 works),
+//! and runs until stopped.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::{dev::Server, web, App, HttpServer};
+use actors_common::jwt::JwtKeys;
+use anyhow::Context as _;
+use service_kit::health::{self, Readiness};
+use service_kit::{db, error};
+
+use crate::auth::rate_limit::LoginLimiter;
+use crate::client::ServiceClient;
+use crate::settings::Settings;
+
+/// What every handler may need besides the pool and the client.
+#[derive(Debug)]
+pub struct AppState {
+    pub keys: JwtKeys,
+    pub session_ttl: Duration,
+    pub cookie_secure: bool,
+    pub trust_proxy: bool,
+    pub gateway_public_url: String,
+    pub login_limiter: LoginLimiter,
+}
+
+/// A built, not yet running, bff.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        db::run_migrations(&settings.database_url, crate::MIGRATIONS).await?;
+        let pool = db::build_pool(
+            &settings.database_url,
+            "bff",
+            settings.db_pool_size,
+            Duration::from_secs(5),
+        )?;
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+            .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
+        let port = listener.local_addr()?.port();
+
+        let keys = JwtKeys::new(settings.jwt_secret.as_bytes());
+        let state = web::Data::new(AppState {
+            keys: keys.clone(),
+            session_ttl: settings.session_ttl(),
+            cookie_secure: settings.cookie_secure,
+            trust_proxy: settings.trust_proxy,
+            gateway_public_url: settings.gateway_public_url.clone(),
+            login_limiter: LoginLimiter::new(
+                settings.login_per_username_per_min,
+                settings.login_per_address_per_min,
+            ),
+        });
+        let registry = web::Data::new(prometheus::Registry::new());
+        let readiness = web::Data::new(Readiness::new().check("database", {
+            let pool = pool.clone();
+            move || {
+                let pool = pool.clone();
+                Box::pin(async move { db::ping(&pool).await })
+            }
+        }));
+        tokio::task::spawn_blocking(crate::auth::password::warm_up);
+        spawn_housekeeping(pool.clone(), state.login_limiter.clone());
+        let pool = web::Data::new(pool);
+
+        let server = HttpServer::new(move || {
+            // awc's client is per thread, so one ServiceClient per worker.
+            let client = web::Data::new(ServiceClient::new(
+                &settings.user_store_url,
+                &settings.message_store_url,
+                keys.clone(),
+                settings.upstream_timeout(),
+            ));
+            App::new()
+                .app_data(pool.clone())
+                .app_data(state.clone())
+                .app_data(client)
+                .app_data(registry.clone())
+                .app_data(readiness.clone())
+                .app_data(error::json_config())
+                .app_data(error::query_config())
+                .app_data(error::path_config())
+                .configure(health::configure)
+                .configure(crate::routes::configure)
+                .default_service(web::to(error::not_found))
+        })
+        .workers(settings.workers)
+        .listen(listener)?
+        .run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server (tests use it).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Every minute: delete expired sessions, forget idle rate-limit keys.
+fn spawn_housekeeping(pool: db::PgPool, limiter: LoginLimiter) {
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.forget_idle();
+            match pool.get().await {
+                Ok(mut conn) => match crate::db::sessions::purge_expired(&mut conn).await {
+                    Ok(0) => {}
+                    Ok(n) => log::info!("sessions: purged {n} expired"),
+                    Err(e) => log::warn!("sessions: purge failed: {e}"),
+                },
+                Err(e) => log::warn!("sessions: purge skipped, no connection: {e}"),
+            }
+        }
+    });
+}

@@ -1,0 +1,4 @@
+DROP TABLE outbox;
+DROP TABLE messages;
+DROP TABLE participants;
+DROP TABLE conversations;

@@ -1,0 +1,112 @@
+//! Rows and the shapes PROTOCOL.md sends.
+
+use actors_common::{ConversationId, Message, MessageId, UserId};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::schema::{conversations, messages, participants};
+
+pub const KIND_PRIVATE: &str = "private";
+pub const KIND_GROUP: &str = "group";
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, QueryableByName)]
+#[diesel(table_name = conversations, check_for_backend(diesel::pg::Pg))]
+pub struct ConversationRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub name: Option<String>,
+    pub private_low: Option<Uuid>,
+    pub private_high: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub membership_version: i64,
+}
+
+impl ConversationRow {
+    pub fn is_private(&self) -> bool {
+        self.kind == KIND_PRIVATE
+    }
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = participants, check_for_backend(diesel::pg::Pg))]
+pub struct ParticipantRow {
+    pub conversation_id: Uuid,
+    pub user_id: Uuid,
+    pub joined_at: DateTime<Utc>,
+    pub left_at: Option<DateTime<Utc>>,
+}
+
+impl ParticipantRow {
+    /// The smallest message id this participant may see (see `MessageId::floor_at_millis`).
+    pub fn visible_from(&self) -> Uuid {
+        MessageId::floor_at_millis(self.joined_at.timestamp_millis()).0
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable, Insertable, QueryableByName)]
+#[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
+pub struct MessageRow {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub sender_id: Uuid,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub client_id: Option<Uuid>,
+}
+
+impl From<MessageRow> for Message {
+    fn from(r: MessageRow) -> Self {
+        Message {
+            id: MessageId(r.id),
+            conversation_id: ConversationId(r.conversation_id),
+            sender_id: UserId(r.sender_id),
+            body: r.body,
+            created_at: r.created_at,
+            client_id: r.client_id,
+        }
+    }
+}
+
+impl From<&Message> for MessageRow {
+    fn from(m: &Message) -> Self {
+        MessageRow {
+            id: m.id.0,
+            conversation_id: m.conversation_id.0,
+            sender_id: m.sender_id.0,
+            body: m.body.clone(),
+            created_at: m.created_at,
+            client_id: m.client_id,
+        }
+    }
+}
+
+/// A participant as the API shows it (the bff adds names).
+#[derive(Clone, Debug, Serialize)]
+pub struct ParticipantView {
+    pub user_id: UserId,
+    #[serde(with = "actors_common::time::rfc3339_millis")]
+    pub joined_at: DateTime<Utc>,
+}
+
+/// PROTOCOL.md's `Conversation`, without names.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConversationView {
+    pub id: ConversationId,
+    pub kind: String,
+    pub name: Option<String>,
+    #[serde(with = "actors_common::time::rfc3339_millis")]
+    pub created_at: DateTime<Utc>,
+    pub participants: Vec<ParticipantView>,
+    pub last_message: Option<Message>,
+}
+
+impl ConversationView {
+    /// When this conversation last had visible activity (its list sort key).
+    pub fn activity_at(&self) -> DateTime<Utc> {
+        self.last_message
+            .as_ref()
+            .map_or(self.created_at, |m| m.created_at.max(self.created_at))
+    }
+}

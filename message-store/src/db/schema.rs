@@ -1,0 +1,48 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    conversations (id) {
+        id -> Uuid,
+        kind -> Text,
+        name -> Nullable<Text>,
+        private_low -> Nullable<Uuid>,
+        private_high -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        membership_version -> Int8,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Uuid,
+        conversation_id -> Uuid,
+        sender_id -> Uuid,
+        body -> Text,
+        created_at -> Timestamptz,
+        client_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Int8,
+        topic -> Text,
+        key -> Text,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    participants (conversation_id, user_id) {
+        conversation_id -> Uuid,
+        user_id -> Uuid,
+        joined_at -> Timestamptz,
+        left_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(messages -> conversations (conversation_id));
+diesel::joinable!(participants -> conversations (conversation_id));
+
+diesel::allow_tables_to_appear_in_same_query!(conversations, messages, outbox, participants,);

@@ -1,0 +1,89 @@
+//! `/healthz` (process up), `/readyz` (named dependency checks), `/metrics`
+//! (Prometheus text from the service's own registry).
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use futures_util::future::LocalBoxFuture;
+use prometheus::{Encoder, Registry, TextEncoder};
+use serde_json::json;
+
+type CheckFn = dyn Fn() -> LocalBoxFuture<'static, Result<(), String>> + Send + Sync;
+
+/// The dependency checks behind `/readyz`, each with the name it reports.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    checks: Vec<(&'static str, Arc<CheckFn>)>,
+}
+
+impl std::fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self.checks.iter().map(|(n, _)| *n).collect();
+        f.debug_struct("Readiness").field("checks", &names).finish()
+    }
+}
+
+impl Readiness {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a check named `name` (`database`, `kafka`, …).
+    pub fn check<F>(mut self, name: &'static str, f: F) -> Self
+    where
+        F: Fn() -> LocalBoxFuture<'static, Result<(), String>> + Send + Sync + 'static,
+    {
+        self.checks.push((name, Arc::new(f)));
+        self
+    }
+
+    /// Runs every check; the failing ones by name.
+    pub async fn failing(&self) -> Vec<(&'static str, String)> {
+        let mut failing = Vec::new();
+        for (name, check) in &self.checks {
+            if let Err(e) = check().await {
+                failing.push((*name, e));
+            }
+        }
+        failing
+    }
+}
+
+/// Registers `/healthz`, `/readyz` and `/metrics`. Needs `web::Data<Readiness>`
+/// and `web::Data<Registry>` in the app.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics));
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
+    let failing = readiness.failing().await;
+    if failing.is_empty() {
+        return HttpResponse::Ok().json(json!({"status": "ok"}));
+    }
+    for (name, e) in &failing {
+        log::warn!("readyz: dependency={name} failing: {e}");
+    }
+    let names: Vec<_> = failing.iter().map(|(n, _)| *n).collect();
+    HttpResponse::ServiceUnavailable().json(json!({
+        "status": "unavailable",
+        "failing": names,
+        "error": {"code": "unavailable", "message": format!("not ready: {}", names.join(", "))},
+    }))
+}
+
+async fn metrics(registry: web::Data<Registry>) -> HttpResponse {
+    let mut buf = Vec::new();
+    if let Err(e) = TextEncoder::new().encode(&registry.gather(), &mut buf) {
+        log::error!("metrics: encoding failed: {e}");
+        return HttpResponse::InternalServerError().finish();
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(buf)
+}

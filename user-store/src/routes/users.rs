@@ -1,0 +1,144 @@
+//! `/users`: create (bff, at registration), get one, search and batch lookup.
+
+use actix_web::{web, HttpResponse};
+use actors_common::validation;
+use serde::Deserialize;
+use serde_json::json;
+use service_kit::db::PgPool;
+use service_kit::error::unique_violation;
+use service_kit::{Caller, HttpError};
+use uuid::Uuid;
+
+use crate::db::{models::User, users};
+
+/// Most profiles one search page or batch lookup returns.
+pub const MAX_LIMIT: i64 = 50;
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const MAX_IDS: usize = 100;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/users")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(web::resource("/users/{id}").route(web::get().to(get)));
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    id: Uuid,
+    username: String,
+    display_name: Option<String>,
+}
+
+/// `POST /users`: only for the user being created (the bff mints the token
+/// with `sub` = the new id), so nobody can create or squat someone else's id.
+async fn create(
+    caller: Caller,
+    pool: web::Data<PgPool>,
+    body: web::Json<NewUser>,
+) -> Result<HttpResponse, HttpError> {
+    let body = body.into_inner();
+    if caller.user_id.as_uuid() != body.id {
+        return Err(HttpError::forbidden(
+            "a profile can be created only for the token's subject",
+        ));
+    }
+    validation::username(&body.username).map_err(HttpError::from_invalid)?;
+    let display_name = body.display_name.unwrap_or_else(|| body.username.clone());
+    validation::display_name(&display_name).map_err(HttpError::from_invalid)?;
+
+    let mut conn = pool.get().await?;
+    let user = User {
+        id: body.id,
+        username: body.username,
+        display_name,
+        created_at: actors_common::time::now_millis(),
+    };
+    match users::insert(&mut conn, &user).await {
+        Ok(user) => {
+            log::info!("users: created user_id={}", user.id);
+            Ok(HttpResponse::Created().json(json!({ "user": user })))
+        }
+        Err(e) => Err(match unique_violation(&e) {
+            Some("users_pkey") => {
+                HttpError::conflict("user_exists", "a profile with this id exists")
+            }
+            Some("users_username_key") => {
+                HttpError::conflict("username_taken", "that username is taken")
+            }
+            _ => e.into(),
+        }),
+    }
+}
+
+async fn get(
+    _caller: Caller,
+    pool: web::Data<PgPool>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, HttpError> {
+    let mut conn = pool.get().await?;
+    match users::find(&mut conn, id.into_inner()).await? {
+        Some(user) => Ok(HttpResponse::Ok().json(json!({ "user": user }))),
+        None => Err(HttpError::not_found("no such user")),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    limit: Option<i64>,
+    after: Option<String>,
+    ids: Option<String>,
+}
+
+/// `GET /users?q=&limit=&after=` (prefix search, keyset by username) or
+/// `GET /users?ids=a,b,c` (batch lookup, at most 100).
+async fn list(
+    _caller: Caller,
+    pool: web::Data<PgPool>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let query = query.into_inner();
+    let mut conn = pool.get().await?;
+    if let Some(ids) = query.ids {
+        let ids = parse_ids(&ids)?;
+        let found = users::find_many(&mut conn, &ids).await?;
+        return Ok(HttpResponse::Ok().json(json!({ "users": found })));
+    }
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(HttpError::bad_request(
+            "invalid_limit",
+            format!("limit must be 1 to {MAX_LIMIT}"),
+        ));
+    }
+    let prefix = query.q.unwrap_or_default().trim().to_lowercase();
+    // One extra row tells whether there is a next page.
+    let mut found = users::search(&mut conn, &prefix, query.after.as_deref(), limit + 1).await?;
+    let next = if found.len() as i64 > limit {
+        found.truncate(limit as usize);
+        found.last().map(|u| u.username.clone())
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(json!({ "users": found, "next": next })))
+}
+
+fn parse_ids(raw: &str) -> Result<Vec<Uuid>, HttpError> {
+    let ids: Vec<Uuid> = raw
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.trim().parse())
+        .collect::<Result<_, _>>()
+        .map_err(|_| HttpError::bad_request("invalid_ids", "ids must be comma-separated UUIDs"))?;
+    if ids.len() > MAX_IDS {
+        return Err(HttpError::bad_request(
+            "invalid_ids",
+            format!("at most {MAX_IDS} ids per lookup"),
+        ));
+    }
+    Ok(ids)
+}

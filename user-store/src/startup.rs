@@ -1,0 +1,80 @@
+//! `Application`: builds everything, binds its own listener (port 0 works),
+//! and runs until stopped.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::{dev::Server, web, App, HttpServer};
+use actors_common::jwt::{JwtKeys, AUDIENCE_USER_STORE, ISSUER_BFF};
+use anyhow::Context as _;
+use service_kit::health::{self, Readiness};
+use service_kit::{db, error, TokenVerifier};
+
+use crate::settings::Settings;
+
+/// A built, not yet running, user-store.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        db::run_migrations(&settings.database_url, crate::MIGRATIONS).await?;
+        let pool = db::build_pool(
+            &settings.database_url,
+            "user-store",
+            settings.db_pool_size,
+            Duration::from_secs(5),
+        )?;
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+            .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
+        let port = listener.local_addr()?.port();
+
+        let verifier = web::Data::new(TokenVerifier::new(
+            JwtKeys::new(settings.jwt_secret.as_bytes()),
+            AUDIENCE_USER_STORE,
+            &[ISSUER_BFF],
+        ));
+        let registry = web::Data::new(prometheus::Registry::new());
+        let readiness = web::Data::new(Readiness::new().check("database", {
+            let pool = pool.clone();
+            move || {
+                let pool = pool.clone();
+                Box::pin(async move { db::ping(&pool).await })
+            }
+        }));
+        let pool = web::Data::new(pool);
+
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(pool.clone())
+                .app_data(verifier.clone())
+                .app_data(registry.clone())
+                .app_data(readiness.clone())
+                .app_data(error::json_config())
+                .app_data(error::query_config())
+                .app_data(error::path_config())
+                .configure(health::configure)
+                .configure(crate::routes::configure)
+                .default_service(web::to(error::not_found))
+        })
+        .workers(settings.workers)
+        .listen(listener)?
+        .run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server (tests use it).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,4 @@
+//! user-store's HTTP API against a real PostgreSQL database.
+
+mod helpers;
+mod users;
