@@ -22,7 +22,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rdkafka::ClientConfig;
+use rdkafka::consumer::{Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -41,6 +43,7 @@ pub const MESSAGES_PARTITIONS: i32 = 6;
 /// (empty in production; unique per test so tests never share records).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Topics {
+    pub prefix: String,
     pub messages: String,
     pub participants_created: String,
     pub participants_removed: String,
@@ -50,11 +53,17 @@ pub struct Topics {
 impl Topics {
     pub fn with_prefix(prefix: &str) -> Self {
         Self {
+            prefix: prefix.to_owned(),
             messages: format!("{prefix}{TOPIC_MESSAGES}"),
             participants_created: format!("{prefix}{TOPIC_PARTICIPANTS_CREATED}"),
             participants_removed: format!("{prefix}{TOPIC_PARTICIPANTS_REMOVED}"),
             typing: format!("{prefix}{TOPIC_TYPING}"),
         }
+    }
+
+    /// The deployment's name of a topic given by its base name.
+    pub fn resolve(&self, base: &str) -> String {
+        format!("{}{base}", self.prefix)
     }
 
     /// Every topic with the partition count it is created with.
@@ -209,6 +218,52 @@ pub fn durable_consumer_config(bootstrap: &str, group_id: &str) -> ClientConfig 
     c
 }
 
+/// Where [`assign_all`] starts reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// Each partition's current end: everything produced from now on.
+    End,
+    /// Each partition's beginning.
+    Beginning,
+}
+
+/// Assigns every partition of `topics` to `consumer` at `start`, without a
+/// group rebalance. The fan-out consumers use it: their group is their own,
+/// so there is nothing to balance, and resolving the end offsets here (not
+/// lazily on first fetch) means nothing produced after this call is missed.
+/// Blocking (metadata and watermark requests): call off the async threads.
+pub fn assign_all<C, K>(
+    consumer: &K,
+    topics: &[&str],
+    start: Start,
+    timeout: Duration,
+) -> KafkaResult<()>
+where
+    C: ConsumerContext,
+    K: Consumer<C>,
+{
+    let mut tpl = TopicPartitionList::new();
+    for topic in topics {
+        let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+        let Some(t) = metadata.topics().iter().find(|t| t.name() == *topic) else {
+            return Err(KafkaError::MetadataFetch(
+                rdkafka::types::RDKafkaErrorCode::UnknownTopic,
+            ));
+        };
+        if let Some(e) = t.error() {
+            return Err(KafkaError::MetadataFetch(e.into()));
+        }
+        for p in t.partitions() {
+            let offset = match start {
+                Start::End => Offset::Offset(consumer.fetch_watermarks(topic, p.id(), timeout)?.1),
+                Start::Beginning => Offset::Beginning,
+            };
+            tpl.add_partition_offset(topic, p.id(), offset)?;
+        }
+    }
+    consumer.assign(&tpl)
+}
+
 /// An admin client's config (creating topics, reading metadata).
 pub fn admin_config(bootstrap: &str) -> ClientConfig {
     let mut c = ClientConfig::new();
@@ -228,6 +283,10 @@ mod tests {
         let t = Topics::with_prefix("t1-");
         assert_eq!(t.messages, "t1-chat.messages");
         assert_eq!(t.typing, "t1-chat.typing");
+        assert_eq!(
+            t.resolve(TOPIC_PARTICIPANTS_CREATED),
+            "t1-chat.participants.created"
+        );
         assert_eq!(
             Topics::default().participants_removed,
             "chat.participants.removed"

@@ -67,6 +67,7 @@ impl Application {
         tokio::task::spawn_blocking(crate::auth::password::warm_up);
         spawn_housekeeping(pool.clone(), state.login_limiter.clone());
         let pool = web::Data::new(pool);
+        let workers = settings.workers;
 
         let server = HttpServer::new(move || {
             // awc's client is per thread, so one ServiceClient per worker.
@@ -89,7 +90,7 @@ impl Application {
                 .configure(crate::routes::configure)
                 .default_service(web::to(error::not_found))
         })
-        .workers(settings.workers)
+        .workers(workers)
         .listen(listener)?
         .run();
         Ok(Self { port, server })

@@ -116,8 +116,8 @@ pub fn path_config() -> web::PathConfig {
 }
 
 /// The fallback for unknown routes.
-pub async fn not_found() -> HttpError {
-    HttpError::not_found("no such route")
+pub async fn not_found() -> HttpResponse {
+    HttpError::not_found("no such route").error_response()
 }
 
 /// The one place database failures become HTTP answers: a missing row is

@@ -6,12 +6,14 @@
 //! | [`fresh_database`] | a new database cloned from a migrated template, one per call |
 //! | [`fresh_topics`] | the four chat topics behind a unique prefix, created on the broker |
 //! | [`unique`] | a unique name for groups, users, prefixes |
+//! | [`kafka`] | a producer, and `Collector` to read what reached a topic |
 //!
 //! Servers started here are children of a dedicated thread that lives as long
 //! as the test process, and carry `PR_SET_PDEATHSIG`: when the test process
 //! ends, however it ends, the kernel stops them. Their scratch directories are
 //! removed by the next test process that finds them orphaned.
 
+pub mod kafka;
 mod process;
 
 use std::sync::OnceLock;
@@ -19,10 +21,11 @@ use std::time::Duration;
 
 use actors_common::kafka::Topics;
 use anyhow::Context as _;
+use diesel::migration::MigrationSource;
 use diesel::sql_types::{BigInt, Text};
 use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use diesel_migrations::{EmbeddedMigrations, MigrationSource};
+use diesel_migrations::EmbeddedMigrations;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 

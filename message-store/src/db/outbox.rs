@@ -27,7 +27,11 @@ pub async fn enqueue(
     payload: serde_json::Value,
 ) -> QueryResult<()> {
     diesel::insert_into(outbox::table)
-        .values((outbox::topic.eq(topic), outbox::key.eq(key), outbox::payload.eq(payload)))
+        .values((
+            outbox::topic.eq(topic),
+            outbox::key.eq(key),
+            outbox::payload.eq(payload),
+        ))
         .execute(conn)
         .await
         .map(|_| ())

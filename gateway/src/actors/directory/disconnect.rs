@@ -1,0 +1,33 @@
+//! `Disconnect`: a session ended.
+
+use actix::prelude::*;
+
+use super::Directory;
+use crate::actors::SessionId;
+
+/// Forget a session and take it out of its conversations.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct Disconnect {
+    pub session_id: SessionId,
+}
+
+impl Handler<Disconnect> for Directory {
+    type Result = ();
+
+    fn handle(&mut self, msg: Disconnect, ctx: &mut Context<Self>) {
+        let Some(session) = self.sessions.remove(&msg.session_id) else {
+            return;
+        };
+        for conversation in session.conversations {
+            self.drop_member(msg.session_id, conversation, ctx);
+        }
+        if let Some(sessions) = self.users.get_mut(&session.user) {
+            sessions.remove(&msg.session_id);
+            if sessions.is_empty() {
+                self.users.remove(&session.user);
+                self.applied.remove(&session.user);
+            }
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! `Directory`: the registry of this process, one actor on an arbiter of
+//! its own.
+//!
+//! It maps conversation ids to their [`Conversation`] actors (starting one on
+//! a spread of arbiters when the first member joins, stopping it when the
+//! last leaves) and users to their sessions (every tab and device), so a
+//! participant event reaches every session of its user.
+//!
+//! | file | handles |
+//! |---|---|
+//! | [`connect`] | [`Connect`]: a session opened |
+//! | [`subscribe`] | [`Subscribe`]: a session's conversations, from message-store |
+//! | [`disconnect`] | [`Disconnect`]: a session ended |
+//! | [`route`] | [`RouteMessage`], [`RouteTyping`]: records from Kafka, to their Conversation |
+//! | [`participant_added`] | [`ParticipantAdded`]: join the user's sessions, announce |
+//! | [`participant_removed`] | [`ParticipantRemoved`]: announce, take the user's sessions out |
+//! | [`slow_consumer`] | [`SlowConsumer`]: close a session whose queue stayed full (1008) |
+//! | [`close_all`] | [`CloseAll`]: shutdown, close every session (1001) |
+//!
+//! Participant adds and removes travel on two topics and may arrive out of
+//! order; for each (conversation, user) of a user online here the Directory
+//! remembers the last applied `version` and ignores older events.
+
+mod close_all;
+mod connect;
+mod disconnect;
+mod participant_added;
+mod participant_removed;
+mod route;
+mod slow_consumer;
+mod subscribe;
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use actix::prelude::*;
+use actors_common::{ConversationId, UserId};
+
+pub use close_all::CloseAll;
+pub use connect::Connect;
+pub use disconnect::Disconnect;
+pub use participant_added::ParticipantAdded;
+pub use participant_removed::ParticipantRemoved;
+pub use route::{RouteMessage, RouteTyping};
+pub use slow_consumer::SlowConsumer;
+pub use subscribe::Subscribe;
+
+use super::conversation::{self, Conversation, Join, Leave};
+use super::session::{MembershipChanged, WsSession};
+use super::SessionId;
+use crate::metrics::Metrics;
+
+/// Capacity of the Directory's mailbox: the Kafka consumer waits when it is full.
+pub const MAILBOX: usize = 8192;
+
+struct SessionEntry {
+    user: UserId,
+    addr: Addr<WsSession>,
+    conversations: HashSet<ConversationId>,
+}
+
+struct ConversationEntry {
+    addr: Addr<Conversation>,
+    members: usize,
+}
+
+/// The registry of sessions and conversations on this node.
+pub struct Directory {
+    sessions: HashMap<SessionId, SessionEntry>,
+    users: HashMap<UserId, HashSet<SessionId>>,
+    conversations: HashMap<ConversationId, ConversationEntry>,
+    /// Last applied membership event per online user and conversation:
+    /// (version, added?).
+    applied: HashMap<UserId, HashMap<ConversationId, (i64, bool)>>,
+    arbiters: Vec<ArbiterHandle>,
+    metrics: Arc<Metrics>,
+}
+
+impl Directory {
+    pub fn new(arbiters: Vec<ArbiterHandle>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            sessions: HashMap::new(),
+            users: HashMap::new(),
+            conversations: HashMap::new(),
+            applied: HashMap::new(),
+            arbiters,
+            metrics,
+        }
+    }
+
+    /// Sends to a Conversation; when its mailbox is full, the Directory
+    /// waits for room (and so, in turn, does the Kafka consumer): memory
+    /// stays bounded and per-conversation order is kept.
+    fn forward<M>(&mut self, addr: &Addr<Conversation>, msg: M, ctx: &mut Context<Self>)
+    where
+        M: Message<Result = ()> + Send + 'static,
+        Conversation: Handler<M>,
+    {
+        match addr.try_send(msg) {
+            Ok(()) | Err(SendError::Closed(_)) => {}
+            Err(SendError::Full(msg)) => {
+                ctx.wait(addr.send(msg).into_actor(self).map(|_, _, _| ()));
+            }
+        }
+    }
+
+    fn arbiter_for(&self, id: ConversationId) -> Option<&ArbiterHandle> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        id.hash(&mut h);
+        let n = self.arbiters.len().max(1);
+        self.arbiters.get((h.finish() % n as u64) as usize)
+    }
+
+    /// Makes a session a member of a conversation; false if it was one.
+    fn join(
+        &mut self,
+        session_id: SessionId,
+        conversation: ConversationId,
+        ctx: &mut Context<Self>,
+    ) -> bool {
+        let Some(session) = self.sessions.get_mut(&session_id) else {
+            return false;
+        };
+        if !session.conversations.insert(conversation) {
+            return false;
+        }
+        let join = Join {
+            session_id,
+            user_id: session.user,
+            session: session.addr.clone().recipient(),
+        };
+        let addr = match self.conversations.get_mut(&conversation) {
+            Some(entry) => {
+                entry.members += 1;
+                entry.addr.clone()
+            }
+            None => {
+                let directory = ctx.address();
+                let metrics = self.metrics.clone();
+                let start = move |_: &mut Context<Conversation>| {
+                    Conversation::new(conversation, directory, metrics)
+                };
+                let addr = match self.arbiter_for(conversation) {
+                    Some(arbiter) => Conversation::start_in_arbiter(arbiter, start),
+                    None => Conversation::create(start),
+                };
+                self.conversations.insert(
+                    conversation,
+                    ConversationEntry {
+                        addr: addr.clone(),
+                        members: 1,
+                    },
+                );
+                addr
+            }
+        };
+        self.forward(&addr, join, ctx);
+        true
+    }
+
+    /// Takes a session out of a conversation; stops the Conversation when it
+    /// was the last member.
+    fn leave(
+        &mut self,
+        session_id: SessionId,
+        conversation: ConversationId,
+        ctx: &mut Context<Self>,
+    ) {
+        let was_member = self
+            .sessions
+            .get_mut(&session_id)
+            .is_some_and(|s| s.conversations.remove(&conversation));
+        if was_member {
+            self.drop_member(session_id, conversation, ctx);
+        }
+    }
+
+    fn drop_member(
+        &mut self,
+        session_id: SessionId,
+        conversation: ConversationId,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(entry) = self.conversations.get_mut(&conversation) else {
+            return;
+        };
+        let addr = entry.addr.clone();
+        entry.members = entry.members.saturating_sub(1);
+        let empty = entry.members == 0;
+        self.forward(&addr, Leave { session_id }, ctx);
+        if empty {
+            self.conversations.remove(&conversation);
+            addr.do_send(conversation::Stop);
+        }
+    }
+
+    /// Whether a membership event is newer than what was applied for this
+    /// pair (recorded for users online here).
+    fn is_newer(
+        &mut self,
+        conversation: ConversationId,
+        user: UserId,
+        version: i64,
+        added: bool,
+    ) -> bool {
+        let Some(applied) = self.applied.get_mut(&user) else {
+            return true;
+        };
+        if applied
+            .get(&conversation)
+            .is_some_and(|(v, _)| *v >= version)
+        {
+            return false;
+        }
+        applied.insert(conversation, (version, added));
+        true
+    }
+
+    /// Sessions of a user on this node.
+    fn sessions_of(&self, user: UserId) -> Vec<SessionId> {
+        self.users
+            .get(&user)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    fn tell_session(&self, session_id: SessionId, conversation: ConversationId, member: bool) {
+        if let Some(s) = self.sessions.get(&session_id) {
+            s.addr.do_send(MembershipChanged {
+                conversation_id: conversation,
+                member,
+            });
+        }
+    }
+}
+
+impl Actor for Directory {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX);
+    }
+}

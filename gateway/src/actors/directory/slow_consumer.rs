@@ -1,0 +1,34 @@
+//! `SlowConsumer`: a Conversation could not hand a session a frame.
+
+use actix::prelude::*;
+use actix_web_actors::ws::CloseCode;
+
+use super::Directory;
+use crate::actors::session::Close;
+use crate::actors::SessionId;
+
+/// A session's queue was full: close it with 1008 rather than slow anyone.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct SlowConsumer {
+    pub session_id: SessionId,
+}
+
+impl Handler<SlowConsumer> for Directory {
+    type Result = ();
+
+    fn handle(&mut self, msg: SlowConsumer, ctx: &mut Context<Self>) {
+        let Some(session) = self.sessions.get(&msg.session_id) else {
+            return;
+        };
+        self.metrics.slow_consumers.inc();
+        session.addr.do_send(Close {
+            code: CloseCode::Policy,
+            reason: "slow consumer",
+        });
+        let conversations: Vec<_> = session.conversations.iter().copied().collect();
+        for conversation in conversations {
+            self.leave(msg.session_id, conversation, ctx);
+        }
+    }
+}

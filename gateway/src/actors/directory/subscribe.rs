@@ -1,0 +1,45 @@
+//! `Subscribe`: a session's conversations, as message-store listed them.
+
+use actix::prelude::*;
+use actors_common::ConversationId;
+
+use super::Directory;
+use crate::actors::SessionId;
+
+/// Join a session to its conversations; answers with every conversation it
+/// is now a member of (what `ready` lists).
+#[derive(Message)]
+#[rtype(result = "Vec<ConversationId>")]
+pub struct Subscribe {
+    pub session_id: SessionId,
+    pub conversation_ids: Vec<ConversationId>,
+}
+
+impl Handler<Subscribe> for Directory {
+    type Result = MessageResult<Subscribe>;
+
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
+        let Some(user) = self.sessions.get(&msg.session_id).map(|s| s.user) else {
+            return MessageResult(Vec::new());
+        };
+        for conversation in msg.conversation_ids {
+            // A removal applied since the session connected wins over a list
+            // that may have been read before it committed.
+            let removed = self
+                .applied
+                .get(&user)
+                .and_then(|a| a.get(&conversation))
+                .is_some_and(|(_, added)| !added);
+            if !removed {
+                self.join(msg.session_id, conversation, ctx);
+            }
+        }
+        let mut joined: Vec<ConversationId> = self
+            .sessions
+            .get(&msg.session_id)
+            .map(|s| s.conversations.iter().copied().collect())
+            .unwrap_or_default();
+        joined.sort();
+        MessageResult(joined)
+    }
+}

@@ -1,0 +1,255 @@
+//! `Application`: starts the actor system (conversation arbiters, the
+//! Directory, the Kafka consumer) and the HTTP server; runs until stopped;
+//! shuts down gracefully on SIGTERM/SIGINT.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_web::{dev::Server, web, App, HttpServer};
+use actors_common::jwt::{JwtKeys, AUDIENCE_GATEWAY, ISSUER_BFF};
+use actors_common::kafka::Topics;
+use anyhow::Context as _;
+use rdkafka::producer::Producer as _;
+use service_kit::health::{self, Readiness};
+use service_kit::{error, TokenVerifier};
+
+use crate::actors::directory::{CloseAll, Directory};
+use crate::actors::kafka_consumer::KafkaConsumer;
+use crate::actors::session::SessionConfig;
+use crate::kafka::{fanout_consumer, ChatProducer};
+use crate::metrics::Metrics;
+use crate::routes::ws::{self, WsState};
+use crate::settings::Settings;
+
+/// How long closing frames get to reach clients before the server stops.
+const CLOSE_GRACE: Duration = Duration::from_millis(300);
+
+/// A built gateway, consuming Kafka and accepting connections.
+pub struct Application {
+    port: u16,
+    server: Server,
+    stop: StopHandle,
+    arbiters: Vec<Arbiter>,
+}
+
+/// Shuts a gateway down the way SIGTERM does.
+#[derive(Clone)]
+pub struct StopHandle {
+    accepting: Arc<AtomicBool>,
+    directory: Addr<Directory>,
+    server: actix_web::dev::ServerHandle,
+}
+
+impl StopHandle {
+    /// Readiness goes false, no new upgrades, every session closes with
+    /// 1001, then the server stops.
+    pub async fn shutdown(&self) {
+        self.accepting.store(false, Ordering::Relaxed);
+        match self.directory.send(CloseAll).await {
+            Ok(n) => log::info!("gateway: closing {n} sessions"),
+            Err(e) => log::warn!("gateway: directory gone at shutdown: {e}"),
+        }
+        tokio::time::sleep(CLOSE_GRACE).await;
+        self.server.stop(true).await;
+    }
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let registry = prometheus::Registry::new();
+        let metrics = Arc::new(Metrics::new(&registry));
+        let topics = Topics::with_prefix(&settings.kafka_topic_prefix);
+        let producer = ChatProducer::new(
+            &settings.kafka_bootstrap,
+            topics.clone(),
+            settings.kafka_idempotence,
+            settings.send_timeout(),
+        )
+        .context("creating the Kafka producer")?;
+
+        // The consumer starts at the end of every partition, resolved now:
+        // from here on nothing is missed.
+        let consumer = {
+            let (bootstrap, prefix, topics, lag) = (
+                settings.kafka_bootstrap.clone(),
+                settings.kafka_group_prefix.clone(),
+                topics.clone(),
+                metrics.consumer_lag.clone(),
+            );
+            let wait = Duration::from_millis(settings.kafka_fetch_wait_ms);
+            tokio::task::spawn_blocking(move || {
+                fanout_consumer(&bootstrap, &prefix, wait, &topics, lag)
+            })
+            .await
+            .context("consumer set-up task")?
+            .context("creating the Kafka consumer (are the topics created?)")?
+        };
+
+        let conversation_arbiters: Vec<Arbiter> = (0..settings.arbiter_count())
+            .map(|_| Arbiter::new())
+            .collect();
+        let handles = conversation_arbiters.iter().map(Arbiter::handle).collect();
+        let directory_arbiter = Arbiter::new();
+        let consumer_arbiter = Arbiter::new();
+        let directory = {
+            let metrics = metrics.clone();
+            Directory::start_in_arbiter(&directory_arbiter.handle(), move |_| {
+                Directory::new(handles, metrics)
+            })
+        };
+        {
+            let (directory, metrics, topics) = (directory.clone(), metrics.clone(), topics.clone());
+            KafkaConsumer::start_in_arbiter(&consumer_arbiter.handle(), move |_| {
+                KafkaConsumer::new(consumer, topics, directory, metrics)
+            });
+        }
+        let mut arbiters = conversation_arbiters;
+        arbiters.push(directory_arbiter);
+        arbiters.push(consumer_arbiter);
+
+        let accepting = Arc::new(AtomicBool::new(true));
+        let session = Arc::new(SessionConfig {
+            producer: producer.clone(),
+            directory: directory.clone(),
+            metrics: metrics.clone(),
+            keys: JwtKeys::new(settings.jwt_secret.as_bytes()),
+            message_store_url: settings.message_store_url.clone(),
+            rate_per_sec: settings.rate_per_sec,
+            rate_burst: settings.rate_burst,
+            send_timeout: settings.send_timeout(),
+            outbound_queue: settings.outbound_queue,
+            ping_interval: settings.ping_interval(),
+            idle_timeout: settings.idle_timeout(),
+        });
+        let ws_state = web::Data::new(WsState {
+            verifier: TokenVerifier::new(
+                JwtKeys::new(settings.jwt_secret.as_bytes()),
+                AUDIENCE_GATEWAY,
+                &[ISSUER_BFF],
+            ),
+            session,
+            allowed_origins: settings.allowed_origins.clone(),
+            accepting: accepting.clone(),
+            max_connections: settings.max_connections,
+            metrics: metrics.clone(),
+        });
+        let readiness = web::Data::new(
+            Readiness::new()
+                .check("accepting", {
+                    let accepting = accepting.clone();
+                    move || {
+                        let open = accepting.load(Ordering::Relaxed);
+                        Box::pin(async move {
+                            if open {
+                                Ok(())
+                            } else {
+                                Err("shutting down".to_owned())
+                            }
+                        })
+                    }
+                })
+                .check("kafka", {
+                    let producer = producer.clone();
+                    let topic = topics.messages.clone();
+                    move || {
+                        let (producer, topic) = (producer.clone(), topic.clone());
+                        Box::pin(async move {
+                            tokio::task::spawn_blocking(move || {
+                                producer
+                                    .inner()
+                                    .client()
+                                    .fetch_metadata(Some(&topic), Duration::from_secs(2))
+                                    .map(|_| ())
+                                    .map_err(|e| e.to_string())
+                            })
+                            .await
+                            .map_err(|e| e.to_string())?
+                        })
+                    }
+                }),
+        );
+        let registry = web::Data::new(registry);
+
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+            .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(ws_state.clone())
+                .app_data(readiness.clone())
+                .app_data(registry.clone())
+                .configure(health::configure)
+                .route("/ws", web::get().to(ws::upgrade))
+                .default_service(web::to(error::not_found))
+        })
+        .workers(settings.worker_count())
+        .max_connections(settings.max_connections)
+        .backlog(8192)
+        .disable_signals()
+        .shutdown_timeout(5)
+        .listen(listener)?
+        .run();
+
+        let stop = StopHandle {
+            accepting,
+            directory,
+            server: server.handle(),
+        };
+        Ok(Self {
+            port,
+            server,
+            stop,
+            arbiters,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// Serves until stopped; on SIGTERM or SIGINT shuts down gracefully.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Application {
+            server,
+            stop,
+            arbiters,
+            ..
+        } = self;
+        let mut server = std::pin::pin!(server);
+        let result = tokio::select! {
+            r = &mut server => r,
+            _ = shutdown_signal() => {
+                log::info!("gateway: shutdown signal");
+                stop.shutdown().await;
+                server.await
+            }
+        };
+        for arbiter in arbiters {
+            arbiter.stop();
+        }
+        result
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            log::warn!("gateway: no SIGTERM handler ({e}); Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

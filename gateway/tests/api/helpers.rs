@@ -1,0 +1,300 @@
+//! A message-store and N gateways on fresh topics and a fresh database, and
+//! a WebSocket client that speaks the protocol.
+
+use std::time::Duration;
+
+use actix_codec::Framed;
+use actors_common::jwt::{JwtKeys, AUDIENCE_GATEWAY, AUDIENCE_MESSAGE_STORE, ISSUER_BFF};
+use actors_common::kafka::Topics;
+use actors_common::{ConversationId, UserId};
+use awc::ws;
+use awc::BoxedSocket;
+use futures_util::{SinkExt as _, StreamExt as _};
+use gateway::settings::Settings;
+use serde_json::{json, Value};
+
+pub const SECRET: &str = "gateway-test-secret-0123456789abcdef";
+
+pub struct Stack {
+    pub message_store: String,
+    pub message_store_stop: message_store::startup::StopHandle,
+    pub gateways: Vec<Gateway>,
+    pub topics: Topics,
+    pub keys: JwtKeys,
+    pub http: awc::Client,
+}
+
+pub struct Gateway {
+    pub port: u16,
+    pub stop: gateway::startup::StopHandle,
+}
+
+pub fn gateway_settings(topics: &Topics, message_store: &str) -> Settings {
+    Settings {
+        host: "127.0.0.1".into(),
+        port: 0,
+        jwt_secret: SECRET.into(),
+        kafka_bootstrap: test_support::stack().kafka_bootstrap.clone(),
+        kafka_topic_prefix: topics.prefix.clone(),
+        kafka_group_prefix: "gateway-test".into(),
+        kafka_idempotence: false,
+        kafka_fetch_wait_ms: 1,
+        message_store_url: message_store.to_owned(),
+        allowed_origins: vec!["http://chat.example.test".into()],
+        rate_per_sec: 1000,
+        rate_burst: 1000,
+        send_timeout_ms: 5000,
+        outbound_queue: 256,
+        ping_interval_secs: 15,
+        idle_timeout_secs: 45,
+        workers: 2,
+        conversation_arbiters: 2,
+        max_connections: 10_000,
+    }
+}
+
+pub async fn spawn_stack(gateways: usize) -> Stack {
+    spawn_stack_with(gateways, |_| {}).await
+}
+
+pub async fn spawn_stack_with(gateways: usize, tweak: impl Fn(&mut Settings)) -> Stack {
+    let database_url =
+        test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
+    let (_, topics) = test_support::fresh_topics().await;
+    let ms = message_store::startup::Application::build(message_store::settings::Settings {
+        host: "127.0.0.1".into(),
+        port: 0,
+        database_url,
+        jwt_secret: SECRET.into(),
+        kafka_bootstrap: test_support::stack().kafka_bootstrap.clone(),
+        kafka_topic_prefix: topics.prefix.clone(),
+        kafka_group_id: test_support::unique("ms-"),
+        kafka_idempotence: false,
+        ingest: true,
+        outbox_publisher: true,
+        db_pool_size: 8,
+        workers: 1,
+    })
+    .await
+    .expect("build message-store");
+    let message_store = format!("http://127.0.0.1:{}", ms.port());
+    let message_store_stop = ms.stop_handle();
+    actix_web::rt::spawn(ms.run_until_stopped());
+
+    let mut started = Vec::new();
+    for _ in 0..gateways {
+        let mut settings = gateway_settings(&topics, &message_store);
+        tweak(&mut settings);
+        let app = gateway::startup::Application::build(settings)
+            .await
+            .expect("build gateway");
+        started.push(Gateway {
+            port: app.port(),
+            stop: app.stop_handle(),
+        });
+        actix_web::rt::spawn(app.run_until_stopped());
+    }
+    Stack {
+        message_store,
+        message_store_stop,
+        gateways: started,
+        topics,
+        keys: JwtKeys::new(SECRET.as_bytes()),
+        http: awc::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .finish(),
+    }
+}
+
+impl Stack {
+    /// The token the bff would hand `user` for the gateway.
+    pub fn ws_token(&self, user: UserId) -> String {
+        self.keys
+            .mint(ISSUER_BFF, AUDIENCE_GATEWAY, user, Duration::from_secs(60))
+    }
+
+    pub fn ws_url(&self, gateway: usize) -> String {
+        format!("ws://127.0.0.1:{}/ws", self.gateways[gateway].port)
+    }
+
+    /// Connects `user` to gateway `n` and waits for `ready`.
+    pub async fn connect(&self, gateway: usize, user: UserId) -> Client {
+        let (_, framed) = awc::Client::new()
+            .ws(self.ws_url(gateway))
+            .protocols([
+                "chat.v1".to_owned(),
+                format!("bearer.{}", self.ws_token(user)),
+            ])
+            .connect()
+            .await
+            .expect("websocket connect");
+        let mut client = Client { framed, user };
+        let ready = client.next_of("ready").await;
+        assert_eq!(ready["user_id"], json!(user));
+        client
+    }
+
+    /// Calls message-store as `user` (the bff's way).
+    pub async fn store(
+        &self,
+        method: &str,
+        path: &str,
+        user: UserId,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let token = self.keys.mint(
+            ISSUER_BFF,
+            AUDIENCE_MESSAGE_STORE,
+            user,
+            Duration::from_secs(60),
+        );
+        let req = self
+            .http
+            .request(
+                method.parse().unwrap(),
+                format!("{}{path}", self.message_store),
+            )
+            .bearer_auth(token);
+        let mut resp = match body {
+            Some(b) => req.send_json(&b).await,
+            None => req.send().await,
+        }
+        .expect("message-store request");
+        let bytes = resp.body().limit(1 << 24).await.unwrap_or_default();
+        (
+            resp.status().as_u16(),
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    pub async fn create_group(&self, creator: UserId, members: &[UserId]) -> ConversationId {
+        let (status, body) = self
+            .store(
+                "POST",
+                "/conversations",
+                creator,
+                Some(json!({"kind": "group", "name": "g", "participant_ids": members})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        serde_json::from_value(body["conversation"]["id"].clone()).unwrap()
+    }
+
+    /// History as `user` sees it, oldest first (all pages).
+    pub async fn history(&self, conversation: ConversationId, user: UserId) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut path = format!("/conversations/{conversation}/messages?limit=100");
+        loop {
+            let (status, page) = self.store("GET", &path, user, None).await;
+            assert_eq!(status, 200, "{page}");
+            all.extend(page["messages"].as_array().unwrap().iter().cloned());
+            match page["next"].as_str() {
+                Some(next) => {
+                    path = format!("/conversations/{conversation}/messages?limit=100&before={next}")
+                }
+                None => break,
+            }
+        }
+        all.reverse();
+        all
+    }
+}
+
+/// A protocol client.
+pub struct Client {
+    pub framed: Framed<BoxedSocket, ws::Codec>,
+    pub user: UserId,
+}
+
+/// What the server ended a connection with.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    Closed(Option<u16>),
+    Dropped,
+}
+
+impl Client {
+    pub async fn send(&mut self, frame: Value) {
+        self.framed
+            .send(ws::Message::Text(frame.to_string().into()))
+            .await
+            .expect("send frame");
+    }
+
+    pub async fn send_raw(&mut self, text: String) {
+        self.framed
+            .send(ws::Message::Text(text.into()))
+            .await
+            .expect("send frame");
+    }
+
+    /// Sends a message; returns its client id.
+    pub async fn say(&mut self, conversation: ConversationId, body: &str) -> uuid::Uuid {
+        let client_id = uuid::Uuid::new_v4();
+        self.send(json!({"type": "send", "conversation_id": conversation, "client_id": client_id, "body": body}))
+            .await;
+        client_id
+    }
+
+    /// The next JSON frame within `timeout`; answers pings on the way.
+    pub async fn next_within(&mut self, timeout: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.framed.next())
+                .await
+                .ok()??;
+            match frame.ok()? {
+                ws::Frame::Text(bytes) => return serde_json::from_slice(&bytes).ok(),
+                ws::Frame::Ping(p) => {
+                    let _ = self.framed.send(ws::Message::Pong(p)).await;
+                }
+                ws::Frame::Close(_) => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// The next frame of `kind`, skipping others; panics after 10 s.
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_within(left).await {
+                Some(f) if f["type"] == kind => return f,
+                Some(_) => continue,
+                None => panic!("no {kind} frame within 10 s"),
+            }
+        }
+    }
+
+    /// Every frame that arrives within `window`.
+    pub async fn drain(&mut self, window: Duration) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + window;
+        let mut out = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return out;
+            }
+            match self.next_within(left).await {
+                Some(f) => out.push(f),
+                None => return out,
+            }
+        }
+    }
+
+    /// Reads until the server closes; returns the close code.
+    pub async fn ended(&mut self, timeout: Duration) -> Ended {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.framed.next()).await {
+                Ok(Some(Ok(ws::Frame::Close(reason)))) => {
+                    return Ended::Closed(reason.map(|r| u16::from(r.code)))
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_))) | Ok(None) => return Ended::Dropped,
+                Err(_) => panic!("connection still open after {timeout:?}"),
+            }
+        }
+    }
+}

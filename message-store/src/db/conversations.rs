@@ -1,0 +1,448 @@
+//! Conversations and membership. Every membership change bumps the
+//! conversation's `membership_version` and writes its outbox events in the
+//! same transaction, so an event exists exactly when the change committed.
+
+use std::collections::HashMap;
+
+use actors_common::kafka::{
+    ParticipantAdded, ParticipantRemoved, TOPIC_PARTICIPANTS_CREATED, TOPIC_PARTICIPANTS_REMOVED,
+};
+use actors_common::{ConversationId, Message, UserId};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::models::{
+    ConversationRow, ConversationView, MessageRow, ParticipantRow, ParticipantView, KIND_GROUP,
+    KIND_PRIVATE,
+};
+use super::outbox;
+use super::schema::{conversations, participants};
+
+/// Why a membership change or a lookup was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum MembershipError {
+    /// No such conversation, or the caller is not (or no longer) in it.
+    #[error("conversation not found")]
+    NotFound,
+    /// The target user is not an active participant.
+    #[error("participant not found")]
+    ParticipantNotFound,
+    #[error("private conversations cannot change")]
+    PrivateImmutable,
+    #[error("already a participant")]
+    AlreadyParticipant,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+fn now() -> DateTime<Utc> {
+    actors_common::time::now_millis()
+}
+
+fn added_event(
+    conversation: Uuid,
+    user: Uuid,
+    joined_at: DateTime<Utc>,
+    version: i64,
+) -> serde_json::Value {
+    serde_json::to_value(ParticipantAdded {
+        conversation_id: ConversationId(conversation),
+        user_id: UserId(user),
+        joined_at,
+        version,
+    })
+    .unwrap_or_default()
+}
+
+async fn insert_participants(
+    conn: &mut AsyncPgConnection,
+    conversation: &ConversationRow,
+    users: &[Uuid],
+    joined_at: DateTime<Utc>,
+) -> QueryResult<()> {
+    let rows: Vec<ParticipantRow> = users
+        .iter()
+        .map(|u| ParticipantRow {
+            conversation_id: conversation.id,
+            user_id: *u,
+            joined_at,
+            left_at: None,
+        })
+        .collect();
+    // Large groups: stay under PostgreSQL's 65,535 bind parameters.
+    for chunk in rows.chunks(5000) {
+        diesel::insert_into(participants::table)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
+    let key = conversation.id.to_string();
+    for user in users {
+        outbox::enqueue(
+            conn,
+            TOPIC_PARTICIPANTS_CREATED,
+            &key,
+            added_event(
+                conversation.id,
+                *user,
+                joined_at,
+                conversation.membership_version,
+            ),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The private conversation of `a` and `b`: the existing one (`false`), or a
+/// new one (`true`). The partial unique index on the ordered pair makes
+/// concurrent calls converge on one row.
+pub async fn create_private(
+    conn: &mut AsyncPgConnection,
+    a: Uuid,
+    b: Uuid,
+) -> QueryResult<(ConversationRow, bool)> {
+    let (low, high) = if a < b { (a, b) } else { (b, a) };
+    conn.transaction(async |conn| {
+        let created_at = now();
+        let row = ConversationRow {
+            id: Uuid::now_v7(),
+            kind: KIND_PRIVATE.to_owned(),
+            name: None,
+            private_low: Some(low),
+            private_high: Some(high),
+            created_at,
+            membership_version: 1,
+        };
+        let inserted: Option<ConversationRow> = diesel::insert_into(conversations::table)
+            .values(&row)
+            .on_conflict_do_nothing()
+            .returning(ConversationRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+        match inserted {
+            Some(row) => {
+                insert_participants(conn, &row, &[low, high], created_at).await?;
+                Ok((row, true))
+            }
+            None => {
+                let existing = conversations::table
+                    .filter(conversations::kind.eq(KIND_PRIVATE))
+                    .filter(conversations::private_low.eq(low))
+                    .filter(conversations::private_high.eq(high))
+                    .select(ConversationRow::as_select())
+                    .first(conn)
+                    .await?;
+                Ok((existing, false))
+            }
+        }
+    })
+    .await
+}
+
+/// A new group with `creator` and `members` (duplicates ignored).
+pub async fn create_group(
+    conn: &mut AsyncPgConnection,
+    creator: Uuid,
+    name: &str,
+    members: &[Uuid],
+) -> QueryResult<ConversationRow> {
+    let mut users = vec![creator];
+    for m in members {
+        if !users.contains(m) {
+            users.push(*m);
+        }
+    }
+    let name = name.to_owned();
+    conn.transaction(async |conn| {
+        let created_at = now();
+        let row = ConversationRow {
+            id: Uuid::now_v7(),
+            kind: KIND_GROUP.to_owned(),
+            name: Some(name),
+            private_low: None,
+            private_high: None,
+            created_at,
+            membership_version: 1,
+        };
+        let row = diesel::insert_into(conversations::table)
+            .values(&row)
+            .returning(ConversationRow::as_returning())
+            .get_result(conn)
+            .await?;
+        insert_participants(conn, &row, &users, created_at).await?;
+        Ok(row)
+    })
+    .await
+}
+
+/// `user`'s active membership of `conversation`, with the conversation.
+pub async fn membership(
+    conn: &mut AsyncPgConnection,
+    conversation: Uuid,
+    user: Uuid,
+) -> QueryResult<Option<(ConversationRow, ParticipantRow)>> {
+    conversations::table
+        .inner_join(participants::table)
+        .filter(conversations::id.eq(conversation))
+        .filter(participants::user_id.eq(user))
+        .filter(participants::left_at.is_null())
+        .select((ConversationRow::as_select(), ParticipantRow::as_select()))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The ids of `user`'s conversations.
+pub async fn ids_for_user(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<Vec<Uuid>> {
+    participants::table
+        .filter(participants::user_id.eq(user))
+        .filter(participants::left_at.is_null())
+        .select(participants::conversation_id)
+        .load(conn)
+        .await
+}
+
+/// Active participants of each conversation, in joining order.
+async fn participants_of(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> QueryResult<HashMap<Uuid, Vec<ParticipantView>>> {
+    let rows: Vec<ParticipantRow> = participants::table
+        .filter(participants::conversation_id.eq_any(ids))
+        .filter(participants::left_at.is_null())
+        .order((participants::joined_at, participants::user_id))
+        .select(ParticipantRow::as_select())
+        .load(conn)
+        .await?;
+    let mut by_conversation: HashMap<Uuid, Vec<ParticipantView>> = HashMap::new();
+    for r in rows {
+        by_conversation
+            .entry(r.conversation_id)
+            .or_default()
+            .push(ParticipantView {
+                user_id: UserId(r.user_id),
+                joined_at: r.joined_at,
+            });
+    }
+    Ok(by_conversation)
+}
+
+/// The newest message of each conversation that its viewer may see (one
+/// index probe per conversation, in one statement).
+async fn last_messages(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+    floors: &[Uuid],
+) -> QueryResult<HashMap<Uuid, Message>> {
+    let rows: Vec<MessageRow> = diesel::sql_query(
+        "SELECT m.* FROM unnest($1, $2) AS c(id, floor) \
+         CROSS JOIN LATERAL (SELECT * FROM messages \
+             WHERE conversation_id = c.id AND id >= c.floor \
+             ORDER BY id DESC LIMIT 1) m",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Array<SqlUuid>, _>(floors)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.conversation_id, Message::from(r)))
+        .collect())
+}
+
+/// Builds the views of conversations a viewer belongs to.
+async fn views(
+    conn: &mut AsyncPgConnection,
+    memberships: Vec<(ConversationRow, ParticipantRow)>,
+) -> QueryResult<Vec<ConversationView>> {
+    let ids: Vec<Uuid> = memberships.iter().map(|(c, _)| c.id).collect();
+    let floors: Vec<Uuid> = memberships.iter().map(|(_, p)| p.visible_from()).collect();
+    let mut people = participants_of(conn, &ids).await?;
+    let mut last = last_messages(conn, &ids, &floors).await?;
+    Ok(memberships
+        .into_iter()
+        .map(|(c, _)| ConversationView {
+            id: ConversationId(c.id),
+            participants: people.remove(&c.id).unwrap_or_default(),
+            last_message: last.remove(&c.id),
+            kind: c.kind,
+            name: c.name,
+            created_at: c.created_at,
+        })
+        .collect())
+}
+
+/// One conversation as `viewer` sees it.
+pub async fn view(
+    conn: &mut AsyncPgConnection,
+    conversation: ConversationRow,
+    viewer: ParticipantRow,
+) -> QueryResult<ConversationView> {
+    let mut all = views(conn, vec![(conversation, viewer)]).await?;
+    all.pop().ok_or(diesel::result::Error::NotFound)
+}
+
+/// `user`'s conversations, newest activity first.
+pub async fn list_for_user(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+) -> QueryResult<Vec<ConversationView>> {
+    let memberships: Vec<(ConversationRow, ParticipantRow)> = conversations::table
+        .inner_join(participants::table)
+        .filter(participants::user_id.eq(user))
+        .filter(participants::left_at.is_null())
+        .select((ConversationRow::as_select(), ParticipantRow::as_select()))
+        .load(conn)
+        .await?;
+    let mut all = views(conn, memberships).await?;
+    all.sort_by(|a, b| b.activity_at().cmp(&a.activity_at()).then(b.id.cmp(&a.id)));
+    Ok(all)
+}
+
+/// Renames a group `caller` belongs to.
+pub async fn rename(
+    conn: &mut AsyncPgConnection,
+    conversation: Uuid,
+    caller: Uuid,
+    name: &str,
+) -> Result<(), MembershipError> {
+    let (row, _) = membership(conn, conversation, caller)
+        .await?
+        .ok_or(MembershipError::NotFound)?;
+    if row.is_private() {
+        return Err(MembershipError::PrivateImmutable);
+    }
+    diesel::update(conversations::table.find(conversation))
+        .set(conversations::name.eq(name))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Locks the conversation row (serialising membership changes of one
+/// conversation), checks the caller may change it, and bumps the version.
+async fn begin_change(
+    conn: &mut AsyncPgConnection,
+    conversation: Uuid,
+    caller: Uuid,
+) -> Result<i64, MembershipError> {
+    let row: Option<ConversationRow> = conversations::table
+        .find(conversation)
+        .for_update()
+        .select(ConversationRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    let row = row.ok_or(MembershipError::NotFound)?;
+    let caller_active: Option<Uuid> = participants::table
+        .filter(participants::conversation_id.eq(conversation))
+        .filter(participants::user_id.eq(caller))
+        .filter(participants::left_at.is_null())
+        .select(participants::user_id)
+        .first(conn)
+        .await
+        .optional()?;
+    if caller_active.is_none() {
+        return Err(MembershipError::NotFound);
+    }
+    if row.is_private() {
+        return Err(MembershipError::PrivateImmutable);
+    }
+    let version = row.membership_version + 1;
+    diesel::update(conversations::table.find(conversation))
+        .set(conversations::membership_version.eq(version))
+        .execute(conn)
+        .await?;
+    Ok(version)
+}
+
+/// Adds `user` to a group `caller` belongs to; returns the new participant.
+pub async fn add_participant(
+    conn: &mut AsyncPgConnection,
+    conversation: Uuid,
+    caller: Uuid,
+    user: Uuid,
+) -> Result<ParticipantView, MembershipError> {
+    conn.transaction(async |conn| {
+        let version = begin_change(conn, conversation, caller).await?;
+        let existing: Option<ParticipantRow> = participants::table
+            .find((conversation, user))
+            .select(ParticipantRow::as_select())
+            .first(conn)
+            .await
+            .optional()?;
+        if existing.is_some_and(|p| p.left_at.is_none()) {
+            return Err(MembershipError::AlreadyParticipant);
+        }
+        let joined_at = now();
+        diesel::insert_into(participants::table)
+            .values(ParticipantRow {
+                conversation_id: conversation,
+                user_id: user,
+                joined_at,
+                left_at: None,
+            })
+            .on_conflict((participants::conversation_id, participants::user_id))
+            .do_update()
+            .set((
+                participants::joined_at.eq(joined_at),
+                participants::left_at.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(conn)
+            .await?;
+        outbox::enqueue(
+            conn,
+            TOPIC_PARTICIPANTS_CREATED,
+            &conversation.to_string(),
+            added_event(conversation, user, joined_at, version),
+        )
+        .await?;
+        Ok(ParticipantView {
+            user_id: UserId(user),
+            joined_at,
+        })
+    })
+    .await
+}
+
+/// Removes `user` from a group `caller` belongs to (`user == caller` is leaving).
+pub async fn remove_participant(
+    conn: &mut AsyncPgConnection,
+    conversation: Uuid,
+    caller: Uuid,
+    user: Uuid,
+) -> Result<(), MembershipError> {
+    conn.transaction(async |conn| {
+        let version = begin_change(conn, conversation, caller).await?;
+        let removed = diesel::update(
+            participants::table
+                .find((conversation, user))
+                .filter(participants::left_at.is_null()),
+        )
+        .set(participants::left_at.eq(Some(now())))
+        .execute(conn)
+        .await?;
+        if removed == 0 {
+            return Err(MembershipError::ParticipantNotFound);
+        }
+        let event = ParticipantRemoved {
+            conversation_id: ConversationId(conversation),
+            user_id: UserId(user),
+            version,
+        };
+        outbox::enqueue(
+            conn,
+            TOPIC_PARTICIPANTS_REMOVED,
+            &conversation.to_string(),
+            serde_json::to_value(event).unwrap_or_default(),
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+}

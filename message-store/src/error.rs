@@ -1,0 +1,23 @@
+//! Domain errors to HTTP answers, in one place.
+
+use service_kit::HttpError;
+
+use crate::db::conversations::MembershipError;
+
+impl From<MembershipError> for HttpError {
+    fn from(e: MembershipError) -> Self {
+        match e {
+            // Whether the conversation exists is not told to outsiders.
+            MembershipError::NotFound => HttpError::not_found("no such conversation"),
+            MembershipError::ParticipantNotFound => HttpError::not_found("no such participant"),
+            MembershipError::PrivateImmutable => HttpError::bad_request(
+                "private_conversation",
+                "private conversations cannot change",
+            ),
+            MembershipError::AlreadyParticipant => {
+                HttpError::conflict("already_participant", "already a participant")
+            }
+            MembershipError::Db(e) => e.into(),
+        }
+    }
+}

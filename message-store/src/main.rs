@@ -1,0 +1,12 @@
+use clap::Parser as _;
+use message_store::{settings::Settings, startup::Application};
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    service_kit::logging::init();
+    let settings = Settings::parse();
+    let app = Application::build(settings).await?;
+    log::info!("message-store: listening on port {}", app.port());
+    app.run_until_stopped().await?;
+    Ok(())
+}

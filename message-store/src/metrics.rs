@@ -1,0 +1,97 @@
+//! message-store's Prometheus metrics (on the service's own registry).
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+/// Counters and histograms of ingest and the outbox.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    /// Messages written by ingest.
+    pub ingested: IntCounter,
+    /// Records already stored (redelivery or a resend).
+    pub duplicates: IntCounter,
+    /// Records skipped, by reason (`unparseable`, `invalid`, `not_participant`, `unstorable`).
+    pub skipped: IntCounterVec,
+    /// Records per ingest batch.
+    pub batch_size: Histogram,
+    /// Seconds per batch write (transaction included).
+    pub write_seconds: Histogram,
+    /// Times a batch write was retried because the database was unreachable.
+    pub write_retries: IntCounter,
+    /// Participant events published.
+    pub outbox_published: IntCounter,
+    /// Participant events waiting in the outbox (sampled by the publisher).
+    pub outbox_pending: IntGauge,
+}
+
+fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
+    if let Err(e) = registry.register(Box::new(metric.clone())) {
+        log::warn!("metrics: {e}");
+    }
+    metric
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them. Metric names and options are
+    /// constants, so construction cannot fail.
+    #[allow(clippy::expect_used)]
+    pub fn new(registry: &Registry) -> Self {
+        let counter = |name: &str, help: &str| {
+            register(
+                registry,
+                IntCounter::new(name, help).expect("valid counter"),
+            )
+        };
+        Self {
+            ingested: counter(
+                "message_store_ingested_total",
+                "Messages written from chat.messages",
+            ),
+            duplicates: counter("message_store_duplicates_total", "Records already stored"),
+            skipped: register(
+                registry,
+                IntCounterVec::new(
+                    Opts::new("message_store_skipped_total", "Records skipped, by reason"),
+                    &["reason"],
+                )
+                .expect("valid counter vec"),
+            ),
+            batch_size: register(
+                registry,
+                Histogram::with_opts(
+                    HistogramOpts::new("message_store_batch_size", "Records per ingest batch")
+                        .buckets(vec![
+                            1.0, 5.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0,
+                        ]),
+                )
+                .expect("valid histogram"),
+            ),
+            write_seconds: register(
+                registry,
+                Histogram::with_opts(
+                    HistogramOpts::new("message_store_write_seconds", "Seconds per batch write")
+                        .buckets(
+                            prometheus::exponential_buckets(0.0005, 2.0, 14)
+                                .expect("valid buckets"),
+                        ),
+                )
+                .expect("valid histogram"),
+            ),
+            write_retries: counter(
+                "message_store_write_retries_total",
+                "Batch writes retried while the database was down",
+            ),
+            outbox_published: counter(
+                "message_store_outbox_published_total",
+                "Participant events published",
+            ),
+            outbox_pending: register(
+                registry,
+                IntGauge::new(
+                    "message_store_outbox_pending",
+                    "Participant events waiting to be published",
+                )
+                .expect("valid gauge"),
+            ),
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! `/conversations`: the caller's conversations and their membership.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use actors_common::{validation, ConversationId, UserId};
+use serde::Deserialize;
+use serde_json::json;
+use service_kit::db::PgPool;
+use service_kit::{Caller, HttpError};
+use tokio::sync::Notify;
+
+use crate::db::conversations::{self, MembershipError};
+
+/// Most participants a group may be created with in one request.
+pub const MAX_INITIAL_PARTICIPANTS: usize = 10_000;
+
+/// Rung after a membership change commits, so the outbox publisher sends
+/// its events at once instead of at its next poll.
+#[derive(Clone, Debug, Default)]
+pub struct OutboxBell(pub Arc<Notify>);
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/conversations")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .route("/conversations/ids", web::get().to(ids))
+    .service(
+        web::resource("/conversations/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(rename)),
+    )
+    .route(
+        "/conversations/{id}/participants",
+        web::post().to(add_participant),
+    )
+    .route(
+        "/conversations/{id}/participants/{user_id}",
+        web::delete().to(remove_participant),
+    );
+}
+
+async fn list(caller: Caller, pool: web::Data<PgPool>) -> Result<HttpResponse, HttpError> {
+    let mut conn = pool.get().await?;
+    let all = conversations::list_for_user(&mut conn, caller.user_id.as_uuid()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "conversations": all })))
+}
+
+async fn ids(caller: Caller, pool: web::Data<PgPool>) -> Result<HttpResponse, HttpError> {
+    let mut conn = pool.get().await?;
+    let ids = conversations::ids_for_user(&mut conn, caller.user_id.as_uuid()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "ids": ids })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NewConversation {
+    Private {
+        participant_id: UserId,
+    },
+    Group {
+        name: String,
+        participant_ids: Vec<UserId>,
+    },
+}
+
+/// Answers with the conversation as `caller` sees it.
+async fn view_as(
+    conn: &mut diesel_async::AsyncPgConnection,
+    conversation: uuid::Uuid,
+    caller: UserId,
+) -> Result<crate::db::models::ConversationView, HttpError> {
+    let (row, me) = conversations::membership(conn, conversation, caller.as_uuid())
+        .await?
+        .ok_or(MembershipError::NotFound)?;
+    Ok(conversations::view(conn, row, me).await?)
+}
+
+async fn create(
+    caller: Caller,
+    pool: web::Data<PgPool>,
+    bell: web::Data<OutboxBell>,
+    body: web::Json<NewConversation>,
+) -> Result<HttpResponse, HttpError> {
+    let me = caller.user_id;
+    let mut conn = pool.get().await?;
+    let (row, created) = match body.into_inner() {
+        NewConversation::Private { participant_id } => {
+            if participant_id == me {
+                return Err(HttpError::bad_request(
+                    "invalid_participant",
+                    "a private conversation needs another person",
+                ));
+            }
+            conversations::create_private(&mut conn, me.as_uuid(), participant_id.as_uuid()).await?
+        }
+        NewConversation::Group {
+            name,
+            participant_ids,
+        } => {
+            let name = name.trim().to_owned();
+            validation::group_name(&name).map_err(HttpError::from_invalid)?;
+            if participant_ids.len() > MAX_INITIAL_PARTICIPANTS {
+                return Err(HttpError::bad_request(
+                    "too_many_participants",
+                    format!("at most {MAX_INITIAL_PARTICIPANTS} participants at creation"),
+                ));
+            }
+            let members: Vec<_> = participant_ids.iter().map(|u| u.as_uuid()).collect();
+            let row = conversations::create_group(&mut conn, me.as_uuid(), &name, &members).await?;
+            (row, true)
+        }
+    };
+    if created {
+        bell.0.notify_one();
+        log::info!(
+            "conversations: conversation_id={} created by user_id={me}",
+            row.id
+        );
+    }
+    let view = view_as(&mut conn, row.id, me).await?;
+    let mut resp = if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(resp.json(json!({ "conversation": view })))
+}
+
+async fn get(
+    caller: Caller,
+    pool: web::Data<PgPool>,
+    id: web::Path<ConversationId>,
+) -> Result<HttpResponse, HttpError> {
+    let mut conn = pool.get().await?;
+    let view = view_as(&mut conn, id.as_uuid(), caller.user_id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "conversation": view })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Rename {
+    name: String,
+}
+
+async fn rename(
+    caller: Caller,
+    pool: web::Data<PgPool>,
+    id: web::Path<ConversationId>,
+    body: web::Json<Rename>,
+) -> Result<HttpResponse, HttpError> {
+    let name = body.into_inner().name.trim().to_owned();
+    validation::group_name(&name).map_err(HttpError::from_invalid)?;
+    let mut conn = pool.get().await?;
+    conversations::rename(&mut conn, id.as_uuid(), caller.user_id.as_uuid(), &name).await?;
+    let view = view_as(&mut conn, id.as_uuid(), caller.user_id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "conversation": view })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewParticipant {
+    user_id: UserId,
+}
+
+async fn add_participant(
+    caller: Caller,
+    pool: web::Data<PgPool>,
+    bell: web::Data<OutboxBell>,
+    id: web::Path<ConversationId>,
+    body: web::Json<NewParticipant>,
+) -> Result<HttpResponse, HttpError> {
+    let user = body.into_inner().user_id;
+    let mut conn = pool.get().await?;
+    let added = conversations::add_participant(
+        &mut conn,
+        id.as_uuid(),
+        caller.user_id.as_uuid(),
+        user.as_uuid(),
+    )
+    .await?;
+    bell.0.notify_one();
+    log::info!(
+        "participants: user_id={user} added to conversation_id={id} by user_id={}",
+        caller.user_id
+    );
+    Ok(HttpResponse::Created().json(json!({ "participant": added })))
+}
+
+async fn remove_participant(
+    caller: Caller,
+    pool: web::Data<PgPool>,
+    bell: web::Data<OutboxBell>,
+    path: web::Path<(ConversationId, UserId)>,
+) -> Result<HttpResponse, HttpError> {
+    let (id, user) = path.into_inner();
+    let mut conn = pool.get().await?;
+    conversations::remove_participant(
+        &mut conn,
+        id.as_uuid(),
+        caller.user_id.as_uuid(),
+        user.as_uuid(),
+    )
+    .await?;
+    bell.0.notify_one();
+    log::info!(
+        "participants: user_id={user} removed from conversation_id={id} by user_id={}",
+        caller.user_id
+    );
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,46 @@
+//! Settings: every one a command-line flag and an environment variable.
+
+/// message-store's settings.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(
+    name = "message-store",
+    about = "Chat conversations and message history"
+)]
+pub struct Settings {
+    /// Address to bind.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to bind (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// PostgreSQL URL of message-store's own database.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// The HS256 secret shared by every service.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: String,
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "KAFKA_BOOTSTRAP", default_value = "127.0.0.1:19092")]
+    pub kafka_bootstrap: String,
+    /// Prefix of every topic name (empty in production).
+    #[arg(long, env = "KAFKA_TOPIC_PREFIX", default_value = "")]
+    pub kafka_topic_prefix: String,
+    /// Consumer group of the ingest consumer, shared by every instance.
+    #[arg(long, env = "KAFKA_GROUP_ID", default_value = "message-store")]
+    pub kafka_group_id: String,
+    /// Kafka producer idempotence (see actors_common::kafka).
+    #[arg(long, env = "KAFKA_IDEMPOTENCE", default_value_t = false)]
+    pub kafka_idempotence: bool,
+    /// Persist chat.messages (turn off to run an API-only instance).
+    #[arg(long, env = "INGEST", default_value_t = true, action = clap::ArgAction::Set)]
+    pub ingest: bool,
+    /// Publish the outbox (turn off to run an API-only instance).
+    #[arg(long, env = "OUTBOX_PUBLISHER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub outbox_publisher: bool,
+    /// Database connections in the pool.
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: usize,
+    /// HTTP worker threads.
+    #[arg(long, env = "WORKERS", default_value_t = 2)]
+    pub workers: usize,
+}

@@ -1,0 +1,186 @@
+//! `Application`: builds everything, binds its own listener (port 0 works),
+//! runs until stopped, then stops its Kafka tasks.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{dev::Server, web, App, HttpServer};
+use actors_common::jwt::{JwtKeys, AUDIENCE_MESSAGE_STORE, ISSUER_BFF, ISSUER_GATEWAY};
+use actors_common::kafka::{self, ProducerOptions, Topics};
+use anyhow::Context as _;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::producer::{FutureProducer, Producer};
+use service_kit::health::{self, Readiness};
+use service_kit::{db, error, TokenVerifier};
+use tokio::sync::watch;
+
+use crate::metrics::Metrics;
+use crate::routes::conversations::OutboxBell;
+use crate::settings::Settings;
+
+/// A built, not yet running, message-store.
+pub struct Application {
+    port: u16,
+    server: Server,
+    shutdown: Arc<watch::Sender<bool>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Stops a running message-store: its HTTP server and its Kafka tasks.
+#[derive(Clone)]
+pub struct StopHandle {
+    server: actix_web::dev::ServerHandle,
+    shutdown: Arc<watch::Sender<bool>>,
+}
+
+impl StopHandle {
+    pub async fn stop(&self) {
+        let _ = self.shutdown.send(true);
+        self.server.stop(true).await;
+    }
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        db::run_migrations(&settings.database_url, crate::MIGRATIONS).await?;
+        let pool = db::build_pool(
+            &settings.database_url,
+            "message-store",
+            settings.db_pool_size,
+            Duration::from_secs(5),
+        )?;
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+            .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
+        let port = listener.local_addr()?.port();
+
+        let registry = prometheus::Registry::new();
+        let metrics = Arc::new(Metrics::new(&registry));
+        let topics = Topics::with_prefix(&settings.kafka_topic_prefix);
+        let producer: FutureProducer = kafka::producer_config(
+            &settings.kafka_bootstrap,
+            "message-store",
+            &ProducerOptions {
+                idempotence: settings.kafka_idempotence,
+                ..ProducerOptions::default()
+            },
+        )
+        .create()
+        .context("creating the Kafka producer")?;
+
+        let (shutdown, _) = watch::channel(false);
+        let shutdown = Arc::new(shutdown);
+        let bell = OutboxBell::default();
+        let mut tasks = Vec::new();
+        if settings.outbox_publisher {
+            tasks.push(actix_web::rt::spawn(crate::kafka::publisher::run(
+                producer.clone(),
+                topics.clone(),
+                pool.clone(),
+                metrics.clone(),
+                bell.0.clone(),
+                shutdown.subscribe(),
+            )));
+        }
+        if settings.ingest {
+            let consumer: StreamConsumer =
+                kafka::durable_consumer_config(&settings.kafka_bootstrap, &settings.kafka_group_id)
+                    .create()
+                    .context("creating the Kafka consumer")?;
+            consumer
+                .subscribe(&[&topics.messages])
+                .context("subscribing to chat.messages")?;
+            tasks.push(actix_web::rt::spawn(crate::kafka::consumer::run(
+                consumer,
+                topics.messages.clone(),
+                pool.clone(),
+                metrics.clone(),
+                shutdown.subscribe(),
+            )));
+        }
+
+        let verifier = web::Data::new(TokenVerifier::new(
+            JwtKeys::new(settings.jwt_secret.as_bytes()),
+            AUDIENCE_MESSAGE_STORE,
+            &[ISSUER_BFF, ISSUER_GATEWAY],
+        ));
+        let readiness = web::Data::new(
+            Readiness::new()
+                .check("database", {
+                    let pool = pool.clone();
+                    move || {
+                        let pool = pool.clone();
+                        Box::pin(async move { db::ping(&pool).await })
+                    }
+                })
+                .check("kafka", {
+                    let producer = producer.clone();
+                    let topic = topics.messages.clone();
+                    move || {
+                        let producer = producer.clone();
+                        let topic = topic.clone();
+                        Box::pin(async move {
+                            tokio::task::spawn_blocking(move || {
+                                producer
+                                    .client()
+                                    .fetch_metadata(Some(&topic), Duration::from_secs(2))
+                                    .map(|_| ())
+                                    .map_err(|e| e.to_string())
+                            })
+                            .await
+                            .map_err(|e| e.to_string())?
+                        })
+                    }
+                }),
+        );
+        let registry = web::Data::new(registry);
+        let pool = web::Data::new(pool);
+        let bell = web::Data::new(bell);
+
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(pool.clone())
+                .app_data(verifier.clone())
+                .app_data(registry.clone())
+                .app_data(readiness.clone())
+                .app_data(bell.clone())
+                .app_data(error::json_config())
+                .app_data(error::query_config())
+                .app_data(error::path_config())
+                .configure(health::configure)
+                .configure(crate::routes::configure)
+                .default_service(web::to(error::not_found))
+        })
+        .workers(settings.workers)
+        .listen(listener)?
+        .run();
+        Ok(Self {
+            port,
+            server,
+            shutdown,
+            tasks,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle {
+            server: self.server.handle(),
+            shutdown: self.shutdown.clone(),
+        }
+    }
+
+    /// Serves until the server stops (signal or `StopHandle`), then stops
+    /// the Kafka tasks and waits for them.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        result
+    }
+}

@@ -1,0 +1,184 @@
+//! `spawn_app()`: a real message-store on a fresh database and fresh topics.
+
+use std::time::Duration;
+
+use actors_common::jwt::{JwtKeys, AUDIENCE_MESSAGE_STORE, ISSUER_BFF};
+use actors_common::kafka::Topics;
+use actors_common::{ConversationId, Message, UserId};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use message_store::settings::Settings;
+use message_store::startup::{Application, StopHandle};
+use serde_json::Value;
+
+pub const SECRET: &str = "message-store-test-secret-0123456789";
+
+pub struct TestApp {
+    pub base: String,
+    pub database_url: String,
+    pub topics: Topics,
+    pub group_id: String,
+    pub keys: JwtKeys,
+    pub client: awc::Client,
+    pub stop: StopHandle,
+}
+
+pub fn settings(database_url: &str, topics: &Topics, group_id: &str) -> Settings {
+    Settings {
+        host: "127.0.0.1".into(),
+        port: 0,
+        database_url: database_url.to_owned(),
+        jwt_secret: SECRET.into(),
+        kafka_bootstrap: test_support::stack().kafka_bootstrap.clone(),
+        kafka_topic_prefix: topics.prefix.clone(),
+        kafka_group_id: group_id.to_owned(),
+        kafka_idempotence: false,
+        ingest: true,
+        outbox_publisher: true,
+        db_pool_size: 8,
+        workers: 1,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let database_url =
+        test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
+    let (_, topics) = test_support::fresh_topics().await;
+    let group = test_support::unique("ms-");
+    spawn_with(settings(&database_url, &topics, &group)).await
+}
+
+pub async fn spawn_with(settings: Settings) -> TestApp {
+    let database_url = settings.database_url.clone();
+    let topics = Topics::with_prefix(&settings.kafka_topic_prefix);
+    let group_id = settings.kafka_group_id.clone();
+    let app = Application::build(settings)
+        .await
+        .expect("build message-store");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let stop = app.stop_handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        database_url,
+        topics,
+        group_id,
+        keys: JwtKeys::new(SECRET.as_bytes()),
+        client: awc::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .finish(),
+        stop,
+    }
+}
+
+impl TestApp {
+    pub fn token(&self, user: UserId) -> String {
+        self.keys.mint(
+            ISSUER_BFF,
+            AUDIENCE_MESSAGE_STORE,
+            user,
+            Duration::from_secs(60),
+        )
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        user: UserId,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let req = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .bearer_auth(self.token(user));
+        let mut resp = match body {
+            Some(b) => req.send_json(&b).await,
+            None => req.send().await,
+        }
+        .expect("request");
+        let bytes = resp.body().limit(1 << 24).await.unwrap_or_default();
+        (
+            resp.status().as_u16(),
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    pub async fn get(&self, path: &str, user: UserId) -> (u16, Value) {
+        self.call("GET", path, user, None).await
+    }
+
+    pub async fn post(&self, path: &str, user: UserId, body: Value) -> (u16, Value) {
+        self.call("POST", path, user, Some(body)).await
+    }
+
+    pub async fn create_group(&self, creator: UserId, members: &[UserId]) -> ConversationId {
+        let (status, body) = self
+            .post(
+                "/conversations",
+                creator,
+                serde_json::json!({"kind": "group", "name": "team", "participant_ids": members}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        serde_json::from_value(body["conversation"]["id"].clone()).unwrap()
+    }
+
+    pub async fn conn(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.database_url)
+            .await
+            .unwrap()
+    }
+
+    /// Writes messages straight to the database (history tests do not need Kafka).
+    pub async fn seed(
+        &self,
+        conversation: ConversationId,
+        sender: UserId,
+        n: usize,
+    ) -> Vec<Message> {
+        let msgs: Vec<Message> = (0..n)
+            .map(|i| {
+                Message::new(
+                    conversation,
+                    sender,
+                    format!("message {i}"),
+                    Some(uuid::Uuid::new_v4()),
+                )
+            })
+            .collect();
+        let mut conn = self.conn().await;
+        let stored = message_store::db::messages::store_batch(&mut conn, &msgs)
+            .await
+            .unwrap();
+        assert_eq!(stored.inserted, n);
+        msgs
+    }
+
+    /// Rows of a conversation, oldest first.
+    pub async fn stored(
+        &self,
+        conversation: ConversationId,
+    ) -> Vec<message_store::db::models::MessageRow> {
+        let mut conn = self.conn().await;
+        message_store::db::messages::all_in(&mut conn, conversation.as_uuid())
+            .await
+            .unwrap()
+    }
+
+    /// Waits until a conversation holds `n` rows (or `timeout` passes).
+    pub async fn wait_for_rows(
+        &self,
+        conversation: ConversationId,
+        n: usize,
+        timeout: Duration,
+    ) -> usize {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let have = self.stored(conversation).await.len();
+            if have >= n || tokio::time::Instant::now() >= deadline {
+                return have;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
