@@ -1,6 +1,8 @@
 //! The test stack itself, on the real broker: fan-out to unique groups,
 //! durable resume after stored offsets, and isolation between tests.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::time::Duration;
 
 use actors_common::kafka::durable_consumer_config;

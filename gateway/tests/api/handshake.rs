@@ -106,7 +106,7 @@ async fn the_authorization_header_works_for_other_clients() {
         .connect()
         .await
         .unwrap();
-    let mut client = crate::helpers::Client { framed, user };
+    let mut client = crate::helpers::Client { framed };
     let ready = client.next_of("ready").await;
     assert_eq!(
         ready,

@@ -17,7 +17,6 @@ pub const SECRET: &str = "gateway-test-secret-0123456789abcdef";
 
 pub struct Stack {
     pub message_store: String,
-    pub message_store_stop: message_store::startup::StopHandle,
     pub gateways: Vec<Gateway>,
     pub topics: Topics,
     pub keys: JwtKeys,
@@ -78,7 +77,6 @@ pub async fn spawn_stack_with(gateways: usize, tweak: impl Fn(&mut Settings)) ->
     .await
     .expect("build message-store");
     let message_store = format!("http://127.0.0.1:{}", ms.port());
-    let message_store_stop = ms.stop_handle();
     actix_web::rt::spawn(ms.run_until_stopped());
 
     let mut started = Vec::new();
@@ -96,7 +94,6 @@ pub async fn spawn_stack_with(gateways: usize, tweak: impl Fn(&mut Settings)) ->
     }
     Stack {
         message_store,
-        message_store_stop,
         gateways: started,
         topics,
         keys: JwtKeys::new(SECRET.as_bytes()),
@@ -128,7 +125,7 @@ impl Stack {
             .connect()
             .await
             .expect("websocket connect");
-        let mut client = Client { framed, user };
+        let mut client = Client { framed };
         let ready = client.next_of("ready").await;
         assert_eq!(ready["user_id"], json!(user));
         client
@@ -203,7 +200,6 @@ impl Stack {
 /// A protocol client.
 pub struct Client {
     pub framed: Framed<BoxedSocket, ws::Codec>,
-    pub user: UserId,
 }
 
 /// What the server ended a connection with.

@@ -1,6 +1,8 @@
 //! The gateway against the real broker, a real message-store and PostgreSQL,
 //! driven by a Rust WebSocket client (awc).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 mod delivery;
 mod handshake;
 mod helpers;

@@ -114,6 +114,6 @@ async fn a_fast_add_remove_add_ends_right_on_every_gateway() {
         .connect()
         .await
         .unwrap();
-    let mut fresh = crate::helpers::Client { framed, user: flip };
+    let mut fresh = crate::helpers::Client { framed };
     assert_eq!(fresh.next_of("ready").await["conversations"], json!([conv]));
 }

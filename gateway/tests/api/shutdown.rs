@@ -64,7 +64,7 @@ async fn sigterm_closes_sessions_with_1001_and_exits_within_ten_seconds() {
         .connect()
         .await
         .unwrap();
-    let mut client = crate::helpers::Client { framed, user };
+    let mut client = crate::helpers::Client { framed };
     client.next_of("ready").await;
 
     let started = Instant::now();
