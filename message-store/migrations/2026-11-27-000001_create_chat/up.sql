@@ -34,17 +34,21 @@ CREATE INDEX participants_user_active_idx
     ON participants (user_id, conversation_id) WHERE left_at IS NULL;
 
 -- Message ids are UUIDv7 (time-ordered): history pages are range scans of
--- (conversation_id, id), the same cost at any depth.
+-- the primary key (conversation_id, id), the same cost at any depth. There
+-- is deliberately no index on id alone: a message's id never changes
+-- conversation, so the composite key already makes a redelivered record a
+-- conflict, and with no id-only index the planner cannot choose to walk all
+-- conversations' messages filtering for one.
 CREATE TABLE messages (
-    id              uuid        PRIMARY KEY,
     conversation_id uuid        NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    id              uuid        NOT NULL,
     sender_id       uuid        NOT NULL,
     body            text        NOT NULL,
     created_at      timestamptz NOT NULL,
     client_id       uuid,
+    PRIMARY KEY (conversation_id, id),
     CONSTRAINT messages_sender_client_key UNIQUE (sender_id, client_id)
 );
-CREATE INDEX messages_conversation_id_idx ON messages (conversation_id, id);
 
 -- Participant events, written in the same transaction as the change and
 -- published to Kafka afterwards (deleted once the broker acknowledged them).

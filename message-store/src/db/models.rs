@@ -48,8 +48,8 @@ impl ParticipantRow {
 #[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable, Insertable, QueryableByName)]
 #[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
 pub struct MessageRow {
-    pub id: Uuid,
     pub conversation_id: Uuid,
+    pub id: Uuid,
     pub sender_id: Uuid,
     pub body: String,
     pub created_at: DateTime<Utc>,

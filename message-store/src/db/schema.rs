@@ -13,9 +13,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    messages (id) {
-        id -> Uuid,
+    messages (conversation_id, id) {
         conversation_id -> Uuid,
+        id -> Uuid,
         sender_id -> Uuid,
         body -> Text,
         created_at -> Timestamptz,

@@ -189,11 +189,29 @@ struct PlanLine {
 async fn history_query_is_an_index_range_scan() {
     let app = spawn_app().await;
     let me = UserId::new_random();
-    let conv = app.create_group(me, &[]).await;
-    let other = app.create_group(me, &[]).await;
-    let msgs = app.seed(conv, me, 3000).await;
-    app.seed(other, me, 3000).await;
+    let mut conversations = Vec::new();
+    for _ in 0..50 {
+        conversations.push(app.create_group(me, &[]).await);
+    }
+    // A large conversation (10,000 messages) among 49 small ones, their
+    // messages interleaved in time as in real life.
+    let conv = conversations[7];
+    let all: Vec<actors_common::Message> = (0..200)
+        .flat_map(|i| {
+            let busy = std::iter::repeat_n(conv, 49);
+            conversations
+                .iter()
+                .filter(move |c| **c != conv)
+                .copied()
+                .chain(busy)
+                .map(move |c| actors_common::Message::new(c, me, format!("m{i}"), None))
+        })
+        .collect();
     let mut conn = app.conn().await;
+    message_store::db::messages::store_batch(&mut conn, &all)
+        .await
+        .unwrap();
+    let msgs: Vec<_> = all.iter().filter(|m| m.conversation_id == conv).collect();
     diesel::sql_query("ANALYZE messages")
         .execute(&mut conn)
         .await
@@ -205,14 +223,14 @@ async fn history_query_is_an_index_range_scan() {
     )
     .bind::<diesel::sql_types::Uuid, _>(conv.as_uuid())
     .bind::<diesel::sql_types::Uuid, _>(MessageId::floor_at_millis(0).0)
-    .bind::<diesel::sql_types::Uuid, _>(msgs[1500].id.0)
+    .bind::<diesel::sql_types::Uuid, _>(msgs[5000].id.0)
     .load(&mut conn)
     .await
     .unwrap();
     let plan: Vec<String> = plan.into_iter().map(|l| l.line).collect();
     let text = plan.join("\n");
     assert!(
-        text.contains("Index Scan Backward using messages_conversation_id_idx"),
+        text.contains("Index Scan Backward using messages_pkey"),
         "{text}"
     );
     assert!(!text.contains("Seq Scan"), "{text}");
