@@ -2,21 +2,27 @@
 //! by conversation) and the fan-out consumer's context, which turns
 //! librdkafka's statistics into the consumer-lag gauge.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actors_common::kafka::{self, ProducerOptions, Topics, UserTyped};
-use actors_common::Message;
+use actors_common::{ConversationId, Message, UserId};
 use prometheus::IntGauge;
 use rdkafka::consumer::{ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::{ClientContext, Statistics};
+use uuid::Uuid;
 
 /// Produces the gateway's records.
 #[derive(Clone)]
 pub struct ChatProducer {
     producer: FutureProducer,
     topics: Topics,
+    /// Held while a message gets its id and is queued, so within this
+    /// process id order and partition order are the same order (sessions on
+    /// different threads would otherwise race between the two steps).
+    sequencer: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for ChatProducer {
@@ -44,7 +50,11 @@ impl ChatProducer {
             },
         )
         .create()?;
-        Ok(Self { producer, topics })
+        Ok(Self {
+            producer,
+            topics,
+            sequencer: Arc::default(),
+        })
     }
 
     pub fn inner(&self) -> &FutureProducer {
@@ -57,15 +67,26 @@ impl ChatProducer {
             .map_err(|(e, _)| e)
     }
 
-    /// Queues a message; the future resolves with Kafka's delivery report.
-    pub fn send_message(&self, m: &Message) -> Result<DeliveryFuture, KafkaError> {
+    /// Creates a message (fresh UUIDv7) and queues it, as one step; the
+    /// future resolves with Kafka's delivery report.
+    pub fn send_message(
+        &self,
+        conversation: ConversationId,
+        sender: UserId,
+        body: String,
+        client_id: Uuid,
+    ) -> Result<(Message, DeliveryFuture), KafkaError> {
+        // Queuing never blocks (librdkafka refuses when its queue is full),
+        // so the lock is held for microseconds. A poisoned lock guards no data.
+        let _turn = self
+            .sequencer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let message = Message::new(conversation, sender, body, Some(client_id));
         // A Message is strings, UUIDs and a timestamp: encoding cannot fail.
-        let payload = serde_json::to_vec(m).unwrap_or_default();
-        self.send(
-            &self.topics.messages,
-            &m.conversation_id.to_string(),
-            &payload,
-        )
+        let payload = serde_json::to_vec(&message).unwrap_or_default();
+        let delivery = self.send(&self.topics.messages, &conversation.to_string(), &payload)?;
+        Ok((message, delivery))
     }
 
     /// Queues a typing event.

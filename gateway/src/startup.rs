@@ -222,19 +222,21 @@ impl Application {
             arbiters,
             ..
         } = self;
-        let mut server = std::pin::pin!(server);
+        // The server runs as its own task: it must keep being polled to
+        // carry out the stop that `shutdown` asks of it.
+        let mut server = actix_web::rt::spawn(server);
         let result = tokio::select! {
             r = &mut server => r,
             _ = shutdown_signal() => {
                 log::info!("gateway: shutdown signal");
                 stop.shutdown().await;
-                server.await
+                (&mut server).await
             }
         };
         for arbiter in arbiters {
             arbiter.stop();
         }
-        result
+        result.unwrap_or_else(|e| Err(std::io::Error::other(format!("server task: {e}"))))
     }
 }
 

@@ -263,6 +263,25 @@ impl Client {
         }
     }
 
+    /// The next frame for which `wanted` is true, skipping others; panics after 10 s.
+    pub async fn next_where(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_within(left).await {
+                Some(f) if wanted(&f) => return f,
+                Some(_) => continue,
+                None => panic!("no wanted frame within 10 s"),
+            }
+        }
+    }
+
+    /// The `message` frame whose body is `body`.
+    pub async fn message_with_body(&mut self, body: &str) -> Value {
+        self.next_where(|f| f["type"] == "message" && f["message"]["body"] == body)
+            .await
+    }
+
     /// Every frame that arrives within `window`.
     pub async fn drain(&mut self, window: Duration) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + window;

@@ -11,7 +11,7 @@ use actix::prelude::*;
 use actix_web_actors::ws;
 use actors_common::frames::{ClientFrame, ErrorCode, ServerFrame};
 use actors_common::kafka::UserTyped;
-use actors_common::{validation, ConversationId, Message};
+use actors_common::{validation, ConversationId};
 use uuid::Uuid;
 
 use super::WsSession;
@@ -124,20 +124,24 @@ impl WsSession {
             );
             return;
         }
-        let message = Message::new(conversation, self.user, body, Some(client_id));
-        let delivery = match self.config.producer.send_message(&message) {
-            Ok(d) => d,
-            Err(e) => {
-                log::warn!("session: session_id={} produce refused: {e}", self.id);
-                self.send_error(
-                    ErrorCode::Unavailable,
-                    "message not accepted, resend it",
-                    Some(client_id),
-                    ctx,
-                );
-                return;
-            }
-        };
+        let (message, delivery) =
+            match self
+                .config
+                .producer
+                .send_message(conversation, self.user, body, client_id)
+            {
+                Ok(sent) => sent,
+                Err(e) => {
+                    log::warn!("session: session_id={} produce refused: {e}", self.id);
+                    self.send_error(
+                        ErrorCode::Unavailable,
+                        "message not accepted, resend it",
+                        Some(client_id),
+                        ctx,
+                    );
+                    return;
+                }
+            };
         let started = Instant::now();
         let timeout = self.config.send_timeout;
         let acked =
