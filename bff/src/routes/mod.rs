@@ -4,8 +4,10 @@
 //! |---|---|
 //! | [`auth`] | `/api/auth/register`, `/api/auth/login`, `/api/auth/logout`, `/api/me`, `/api/ws-token` |
 //! | [`users`] | `/api/users`, `/api/users/{id}` |
+//! | [`conversations`] | `/api/conversations…` (message-store, with names from user-store) |
 
 pub mod auth;
+pub mod conversations;
 pub mod users;
 
 use actix_web::web;
@@ -13,4 +15,5 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     users::configure(cfg);
+    conversations::configure(cfg);
 }

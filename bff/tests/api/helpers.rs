@@ -47,6 +47,32 @@ pub async fn start_user_store(database_url: &str, port: u16) -> ServerHandle {
     handle
 }
 
+/// A real message-store on a fresh database and fresh topics; its base URL.
+pub async fn start_message_store() -> String {
+    let database_url =
+        test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
+    let (_, topics) = test_support::fresh_topics().await;
+    let app = message_store::startup::Application::build(message_store::settings::Settings {
+        host: "127.0.0.1".into(),
+        port: 0,
+        database_url,
+        jwt_secret: SECRET.into(),
+        kafka_bootstrap: test_support::stack().kafka_bootstrap.clone(),
+        kafka_topic_prefix: topics.prefix.clone(),
+        kafka_group_id: test_support::unique("ms-"),
+        kafka_idempotence: false,
+        ingest: true,
+        outbox_publisher: true,
+        db_pool_size: 4,
+        workers: 1,
+    })
+    .await
+    .expect("build message-store");
+    let url = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    url
+}
+
 pub fn settings(database_url: String, user_store_port: u16) -> Settings {
     Settings {
         host: "127.0.0.1".into(),
@@ -80,7 +106,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         .unwrap()
         .port();
     let user_store = start_user_store(&user_store_db, user_store_port).await;
+    let message_store_url = start_message_store().await;
     let mut settings = settings(bff_db.clone(), user_store_port);
+    settings.message_store_url = message_store_url;
     tweak(&mut settings);
     let app = bff::startup::Application::build(settings)
         .await
@@ -131,6 +159,16 @@ impl TestApp {
             body,
             cookie,
         }
+    }
+
+    /// Registers `username` and returns its id and session cookie.
+    pub async fn user(&self, username: &str) -> (UserId, String) {
+        let a = self.register(username, "password123").await;
+        assert_eq!(a.status, 201, "{}", a.body);
+        (
+            serde_json::from_value(a.body["user"]["id"].clone()).unwrap(),
+            a.cookie.unwrap(),
+        )
     }
 
     pub async fn register(&self, username: &str, password: &str) -> Answer {

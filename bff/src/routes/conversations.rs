@@ -1,0 +1,286 @@
+//! `/api/conversations…`: message-store through the client layer, with
+//! participants' names filled in from user-store (one batch lookup per
+//! response, never one call per participant).
+
+use std::collections::{HashMap, HashSet};
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actors_common::UserId;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use service_kit::HttpError;
+use uuid::Uuid;
+
+use crate::auth::SessionUser;
+use crate::client::{Service, ServiceClient};
+
+/// Ids per user-store batch lookup (its limit).
+const IDS_PER_LOOKUP: usize = 100;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/conversations")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(
+        web::resource("/api/conversations/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(rename)),
+    )
+    .route("/api/conversations/{id}/messages", web::get().to(messages))
+    .route(
+        "/api/conversations/{id}/participants",
+        web::post().to(add_participant),
+    )
+    .route(
+        "/api/conversations/{id}/participants/{user_id}",
+        web::delete().to(remove_participant),
+    );
+}
+
+/// Profiles of `ids` (unknown ones are absent), in batches of 100.
+async fn profiles(
+    client: &ServiceClient,
+    me: UserId,
+    ids: &HashSet<String>,
+) -> Result<HashMap<String, Value>, HttpError> {
+    let ids: Vec<&String> = ids.iter().collect();
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(IDS_PER_LOOKUP) {
+        let list = chunk
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let answer = client
+            .get::<Value>(Service::UserStore, &format!("/users?ids={list}"), me)
+            .await?;
+        for user in answer.body["users"].as_array().cloned().unwrap_or_default() {
+            if let Some(id) = user["id"].as_str() {
+                found.insert(id.to_owned(), user);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Adds `username` and `display_name` to every participant of every
+/// conversation in `conversations`.
+async fn with_names(
+    client: &ServiceClient,
+    me: UserId,
+    mut conversations: Vec<&mut Value>,
+) -> Result<(), HttpError> {
+    let ids: HashSet<String> = conversations
+        .iter()
+        .flat_map(|c| c["participants"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p["user_id"].as_str().map(str::to_owned))
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let names = profiles(client, me, &ids).await?;
+    for conversation in conversations.iter_mut() {
+        if let Some(people) = conversation["participants"].as_array_mut() {
+            for p in people {
+                let profile = p["user_id"].as_str().and_then(|id| names.get(id));
+                p["username"] = profile.map_or(Value::Null, |u| u["username"].clone());
+                p["display_name"] = profile.map_or(Value::Null, |u| u["display_name"].clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Answers `{"conversation": …}` with names, with the upstream's status.
+async fn one(
+    client: &ServiceClient,
+    me: UserId,
+    status: StatusCode,
+    mut body: Value,
+) -> Result<HttpResponse, HttpError> {
+    with_names(client, me, vec![&mut body["conversation"]]).await?;
+    Ok(HttpResponse::build(status).json(body))
+}
+
+async fn list(
+    user: SessionUser,
+    client: web::Data<ServiceClient>,
+) -> Result<HttpResponse, HttpError> {
+    let mut answer = client
+        .get::<Value>(Service::MessageStore, "/conversations", user.user_id)
+        .await?;
+    let conversations = answer.body["conversations"]
+        .as_array_mut()
+        .map(|a| a.iter_mut().collect())
+        .unwrap_or_default();
+    with_names(&client, user.user_id, conversations).await?;
+    Ok(HttpResponse::Ok().json(answer.body))
+}
+
+/// Refuses ids that are not registered users (message-store does not know users).
+async fn ensure_users_exist(
+    client: &ServiceClient,
+    me: UserId,
+    ids: &[UserId],
+) -> Result<(), HttpError> {
+    let wanted: HashSet<String> = ids.iter().map(ToString::to_string).collect();
+    let found = profiles(client, me, &wanted).await?;
+    if let Some(missing) = wanted.iter().find(|id| !found.contains_key(*id)) {
+        return Err(HttpError::bad_request(
+            "unknown_user",
+            format!("no user {missing}"),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NewConversation {
+    Private {
+        participant_id: UserId,
+    },
+    Group {
+        name: String,
+        participant_ids: Vec<UserId>,
+    },
+}
+
+async fn create(
+    user: SessionUser,
+    client: web::Data<ServiceClient>,
+    body: web::Json<NewConversation>,
+) -> Result<HttpResponse, HttpError> {
+    let body = body.into_inner();
+    let (ids, forward) = match &body {
+        NewConversation::Private { participant_id } => (
+            vec![*participant_id],
+            json!({"kind": "private", "participant_id": participant_id}),
+        ),
+        NewConversation::Group {
+            name,
+            participant_ids,
+        } => (
+            participant_ids.clone(),
+            json!({"kind": "group", "name": name, "participant_ids": participant_ids}),
+        ),
+    };
+    ensure_users_exist(&client, user.user_id, &ids).await?;
+    let answer = client
+        .post::<_, Value>(
+            Service::MessageStore,
+            "/conversations",
+            user.user_id,
+            &forward,
+        )
+        .await?;
+    one(&client, user.user_id, answer.status, answer.body).await
+}
+
+async fn get(
+    user: SessionUser,
+    client: web::Data<ServiceClient>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, HttpError> {
+    let answer = client
+        .get::<Value>(
+            Service::MessageStore,
+            &format!("/conversations/{id}"),
+            user.user_id,
+        )
+        .await?;
+    one(&client, user.user_id, answer.status, answer.body).await
+}
+
+#[derive(Debug, Deserialize, serde::Serialize)]
+pub struct Rename {
+    name: String,
+}
+
+async fn rename(
+    user: SessionUser,
+    client: web::Data<ServiceClient>,
+    id: web::Path<Uuid>,
+    body: web::Json<Rename>,
+) -> Result<HttpResponse, HttpError> {
+    let answer = client
+        .patch::<_, Value>(
+            Service::MessageStore,
+            &format!("/conversations/{id}"),
+            user.user_id,
+            &body.into_inner(),
+        )
+        .await?;
+    one(&client, user.user_id, answer.status, answer.body).await
+}
+
+/// History: the query string (`before` / `after` / `limit`) passes through.
+async fn messages(
+    req: HttpRequest,
+    user: SessionUser,
+    client: web::Data<ServiceClient>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, HttpError> {
+    #[derive(Deserialize, serde::Serialize)]
+    struct Page {
+        before: Option<String>,
+        after: Option<String>,
+        limit: Option<String>,
+    }
+    let page: Page = web::Query::<Page>::from_query(req.query_string())
+        .map_err(|e| HttpError::bad_request("invalid_query", e.to_string()))?
+        .into_inner();
+    let qs = serde_urlencoded::to_string(&page)
+        .map_err(|_| HttpError::bad_request("invalid_query", "bad query"))?;
+    let answer = client
+        .get::<Value>(
+            Service::MessageStore,
+            &format!("/conversations/{id}/messages?{qs}"),
+            user.user_id,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(answer.body))
+}
+
+#[derive(Debug, Deserialize, serde::Serialize)]
+pub struct NewParticipant {
+    user_id: UserId,
+}
+
+async fn add_participant(
+    user: SessionUser,
+    client: web::Data<ServiceClient>,
+    id: web::Path<Uuid>,
+    body: web::Json<NewParticipant>,
+) -> Result<HttpResponse, HttpError> {
+    let body = body.into_inner();
+    ensure_users_exist(&client, user.user_id, &[body.user_id]).await?;
+    let answer = client
+        .post::<_, Value>(
+            Service::MessageStore,
+            &format!("/conversations/{id}/participants"),
+            user.user_id,
+            &body,
+        )
+        .await?;
+    Ok(HttpResponse::build(answer.status).json(answer.body))
+}
+
+async fn remove_participant(
+    user: SessionUser,
+    client: web::Data<ServiceClient>,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, HttpError> {
+    let (id, member) = path.into_inner();
+    let status = client
+        .delete(
+            Service::MessageStore,
+            &format!("/conversations/{id}/participants/{member}"),
+            user.user_id,
+        )
+        .await?;
+    Ok(HttpResponse::build(status).finish())
+}
