@@ -32,6 +32,9 @@ export TEST_KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 log "cargo test"
 cargo test -j2 --workspace --no-fail-fast
 
+log "browser end-to-end tests (e2e/run.sh)"
+"$ROOT/e2e/run.sh"
+
 log "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc -j2 --workspace --no-deps --quiet
 

@@ -5,9 +5,11 @@
 //! | [`auth`] | `/api/auth/register`, `/api/auth/login`, `/api/auth/logout`, `/api/me`, `/api/ws-token` |
 //! | [`users`] | `/api/users`, `/api/users/{id}` |
 //! | [`conversations`] | `/api/conversations…` (message-store, with names from user-store) |
+//! | [`ui`] | `/`, `/app.js`, `/style.css`: the web UI, compiled in |
 
 pub mod auth;
 pub mod conversations;
+pub mod ui;
 pub mod users;
 
 use actix_web::web;
@@ -16,4 +18,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     users::configure(cfg);
     conversations::configure(cfg);
+    ui::configure(cfg);
 }

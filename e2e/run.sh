@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# End-to-end tests of the web UI: starts a throwaway stack (PostgreSQL,
+# tansu, every service) on free loopback ports, runs the Playwright tests in
+# headless Chromium, stops everything. Screenshots go to e2e/artifacts/.
+set -euo pipefail
+. "$(dirname "$0")/../scripts/lib.sh"
+cd "$ROOT"
+
+if ! [ -x /usr/bin/chromium ]; then
+  log "installing Debian's chromium"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+fi
+(cd e2e && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --loglevel=error; })
+cargo build -j2 --bin user-store --bin message-store --bin bff --bin gateway
+
+STACK=$(mktemp -d /tmp/chat-e2e.XXXXXX); chmod 755 "$STACK"
+mkdir -p "$STACK/pids" "$STACK/logs"
+cleanup() {
+  for f in "$STACK"/pids/*.pid; do [ -e "$f" ] && kill_pidfile "$f"; done
+  kill_pidfile "$STACK/tansu/tansu.pid"
+  stop_postgres "$STACK/pg"
+  if [ "${KEEP_E2E_LOGS:-}" ]; then cp -r "$STACK/logs" e2e/artifacts/ 2>/dev/null || true; fi
+  rm -rf "$STACK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PG_PORT=$(free_port); KAFKA_PORT=$(free_port)
+start_postgres "$STACK/pg" "$PG_PORT" fsync=off synchronous_commit=off full_page_writes=off
+create_databases "$PG_PORT" chat_bff chat_messages chat_users
+start_tansu "$STACK/tansu" "$KAFKA_PORT" "memory://tansu/"
+create_topics "$KAFKA_PORT"
+
+export JWT_SECRET="e2e-secret-$(head -c 16 /dev/urandom | base64 | tr -dc a-zA-Z0-9)"
+export KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT" RUST_LOG=${RUST_LOG:-warn}
+DB="postgres://postgres@127.0.0.1:$PG_PORT"
+US_PORT=$(free_port); MS_PORT=$(free_port); GW_PORT=$(free_port); BFF_PORT=$(free_port)
+
+# start NAME PORT env...: runs target/debug/NAME with env, waits for /readyz.
+start() {
+  local name=$1 port=$2; shift 2
+  env "$@" PORT="$port" "$ROOT/target/debug/$name" >>"$STACK/logs/$name.log" 2>&1 &
+  echo $! >"$STACK/pids/$name.pid"
+  for _ in $(seq 1 300); do
+    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  tail -20 "$STACK/logs/$name.log" >&2; die "$name did not become ready"
+}
+start user-store "$US_PORT" DATABASE_URL="$DB/chat_users"
+start message-store "$MS_PORT" DATABASE_URL="$DB/chat_messages"
+GATEWAY_ENV=(MESSAGE_STORE_URL="http://127.0.0.1:$MS_PORT" ALLOWED_ORIGINS="http://127.0.0.1:$BFF_PORT")
+start gateway "$GW_PORT" "${GATEWAY_ENV[@]}"
+start bff "$BFF_PORT" DATABASE_URL="$DB/chat_bff" USER_STORE_URL="http://127.0.0.1:$US_PORT" \
+  MESSAGE_STORE_URL="http://127.0.0.1:$MS_PORT" GATEWAY_PUBLIC_URL="ws://127.0.0.1:$GW_PORT/ws" \
+  LOGIN_PER_ADDRESS_PER_MIN=1000
+
+# The tests stop and start the gateway through this script.
+cat >"$STACK/gateway.sh" <<GW
+#!/usr/bin/env bash
+set -euo pipefail
+. "$ROOT/scripts/lib.sh"
+case "\$1" in
+  stop) kill_pidfile "$STACK/pids/gateway.pid" ;;
+  start)
+    env JWT_SECRET="$JWT_SECRET" KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP" RUST_LOG="$RUST_LOG" PORT="$GW_PORT" \\
+      ${GATEWAY_ENV[*]} "$ROOT/target/debug/gateway" >>"$STACK/logs/gateway.log" 2>&1 &
+    echo \$! >"$STACK/pids/gateway.pid"
+    for _ in \$(seq 1 300); do curl -fsS "http://127.0.0.1:$GW_PORT/readyz" >/dev/null 2>&1 && exit 0; sleep 0.1; done
+    exit 1 ;;
+esac
+GW
+chmod +x "$STACK/gateway.sh"
+
+export E2E_BASE_URL="http://127.0.0.1:$BFF_PORT" E2E_GATEWAY_CTL="$STACK/gateway.sh"
+mkdir -p e2e/artifacts
+log "running the browser tests against $E2E_BASE_URL"
+(cd e2e && npm test)
