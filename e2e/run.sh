@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end tests of the web UI: starts a throwaway stack (PostgreSQL,
-# tansu, every service) on free loopback ports, runs the Playwright tests in
-# headless Chromium, stops everything. Screenshots go to e2e/artifacts/.
+# System tests: starts a throwaway stack (PostgreSQL, tansu, every service)
+# on free loopback ports, runs the Playwright tests of the web UI in headless
+# Chromium and a loadgen smoke run, stops everything. Screenshots and the
+# loadgen result go to e2e/artifacts/.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 cd "$ROOT"
@@ -11,7 +12,7 @@ if ! [ -x /usr/bin/chromium ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
 fi
 (cd e2e && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --loglevel=error; })
-cargo build -j2 --bin user-store --bin message-store --bin bff --bin gateway
+cargo build -j2 --bin user-store --bin message-store --bin bff --bin gateway --bin loadgen
 
 STACK=$(mktemp -d /tmp/chat-e2e.XXXXXX); chmod 755 "$STACK"
 mkdir -p "$STACK/pids" "$STACK/logs"
@@ -76,3 +77,12 @@ export E2E_BASE_URL="http://127.0.0.1:$BFF_PORT" E2E_GATEWAY_CTL="$STACK/gateway
 mkdir -p e2e/artifacts
 log "running the browser tests against $E2E_BASE_URL"
 (cd e2e && npm test)
+
+# The load generator's smoke run: a few hundred connections for a few
+# seconds through the same stack; it exits non-zero on any loss, duplicate
+# or reorder.
+log "loadgen smoke run"
+"$ROOT/target/debug/loadgen" fanout --connections 300 --conversations 30 --members 10 --senders 30 \
+  --rate 300 --duration 5 --ramp 2 --drain 3 --gateways "ws://127.0.0.1:$GW_PORT/ws" \
+  --message-store-url "http://127.0.0.1:$MS_PORT" --gateway-pids "$(cat "$STACK/pids/gateway.pid")" \
+  --quiet --out e2e/artifacts/loadgen-smoke.json

@@ -32,7 +32,7 @@ export TEST_KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 log "cargo test"
 cargo test -j2 --workspace --no-fail-fast
 
-log "browser end-to-end tests (e2e/run.sh)"
+log "system tests: browser end-to-end and loadgen smoke (e2e/run.sh)"
 "$ROOT/e2e/run.sh"
 
 log "cargo doc"

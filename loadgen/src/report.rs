@@ -1,0 +1,208 @@
+//! The final table, the JSON result, and gateway process sampling.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use serde::Serialize;
+
+use crate::cli::Args;
+use crate::client::Outcome;
+use crate::provision::Plan;
+use crate::stats::{Percentiles, Summary};
+use crate::verify::{verify, Verdict};
+
+/// One gateway process: memory and CPU at the run's moments.
+#[derive(Debug, Clone, Serialize)]
+pub struct GatewaySample {
+    pub pid: u32,
+    pub rss_kb_before: u64,
+    pub rss_kb_connected: u64,
+    /// CPU seconds (user + system) between "connected" and the end.
+    pub cpu_seconds: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcStat {
+    rss_kb: u64,
+    cpu_ticks: u64,
+}
+
+/// Reads /proc/<pid>/status and /proc/<pid>/stat of gateways on this host.
+pub struct ProcSampler {
+    pids: Vec<u32>,
+}
+
+impl ProcSampler {
+    pub fn new(pids: &[u32]) -> Self {
+        Self {
+            pids: pids.to_vec(),
+        }
+    }
+
+    fn read(pid: u32) -> ProcStat {
+        let rss_kb = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse().ok())
+            })
+            .unwrap_or(0);
+        // Fields 14 and 15 (utime, stime) come after the ")" that ends the name.
+        let cpu_ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                let rest = s.rsplit_once(')')?.1;
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+            })
+            .unwrap_or(0);
+        ProcStat { rss_kb, cpu_ticks }
+    }
+
+    pub fn sample(&self) -> Vec<(u32, ProcStat)> {
+        self.pids.iter().map(|&p| (p, Self::read(p))).collect()
+    }
+
+    pub fn combine(
+        before: &[(u32, ProcStat)],
+        connected: &[(u32, ProcStat)],
+        end: &[(u32, ProcStat)],
+    ) -> Vec<GatewaySample> {
+        let hz = clock_ticks();
+        before
+            .iter()
+            .zip(connected)
+            .zip(end)
+            .map(|(((pid, b), (_, c)), (_, e))| GatewaySample {
+                pid: *pid,
+                rss_kb_before: b.rss_kb,
+                rss_kb_connected: c.rss_kb,
+                cpu_seconds: e.cpu_ticks.saturating_sub(c.cpu_ticks) as f64 / hz,
+            })
+            .collect()
+    }
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    scenario: String,
+    connections: usize,
+    connected: usize,
+    conversations: usize,
+    senders: usize,
+    rate: f64,
+    duration_s: u64,
+    gateways: &'a [String],
+    summary: &'a Summary,
+    deliveries_per_second: f64,
+    verdict: &'a Verdict,
+    errors: BTreeMap<String, u64>,
+    gateway_processes: &'a [GatewaySample],
+    rss_kb_per_connection: Option<f64>,
+    deliveries_per_gateway_cpu_second: Option<f64>,
+}
+
+fn row(name: &str, p: &Percentiles) -> String {
+    format!(
+        "{name:<16} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+        p.count, p.p50, p.p90, p.p99, p.p999, p.max
+    )
+}
+
+/// Prints the table, writes the JSON; true when nothing was lost,
+/// duplicated or reordered and every connection came up.
+pub fn print_and_save(args: &Args, plan: &Plan, outcome: &Outcome) -> anyhow::Result<bool> {
+    let verdict = verify(plan, &outcome.logs);
+    let connected = outcome.logs.iter().filter(|l| l.connected).count();
+    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    for log in &outcome.logs {
+        for (k, v) in &log.errors {
+            *errors.entry(k.clone()).or_default() += v;
+        }
+    }
+    let s = &outcome.summary;
+    let per_second = s.delivered as f64 / outcome.send_window.as_secs_f64().max(1.0);
+    let gateway_rss_growth: u64 = outcome
+        .gateways
+        .iter()
+        .map(|g| g.rss_kb_connected.saturating_sub(g.rss_kb_before))
+        .sum();
+    let rss_per_conn = (!outcome.gateways.is_empty() && connected > 0)
+        .then(|| gateway_rss_growth as f64 / connected as f64);
+    let cpu: f64 = outcome.gateways.iter().map(|g| g.cpu_seconds).sum();
+    let per_cpu = (cpu > 0.0 && s.delivered > 0).then(|| s.delivered as f64 / cpu);
+
+    println!();
+    println!(
+        "scenario {:?}: {connected}/{} connected, {} conversations, {} senders",
+        args.scenario,
+        args.connections,
+        plan.conversations.len(),
+        plan.senders.len()
+    );
+    println!(
+        "{:<16} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "latency (ms)", "count", "p50", "p90", "p99", "p99.9", "max"
+    );
+    println!("{}", row("connect", &s.connect));
+    println!("{}", row("send→ack", &s.ack));
+    println!("{}", row("send→receive", &s.deliver));
+    println!(
+        "sent {}  acked {}  delivered {} ({per_second:.0}/s)",
+        s.sent, s.acked, s.delivered
+    );
+    for g in &outcome.gateways {
+        println!(
+            "gateway pid {}: RSS {} KB before, {} KB connected; {:.2} CPU s while sending",
+            g.pid, g.rss_kb_before, g.rss_kb_connected, g.cpu_seconds
+        );
+    }
+    if let Some(kb) = rss_per_conn {
+        println!("gateway memory per connection: {:.1} KB", kb);
+    }
+    if let Some(d) = per_cpu {
+        println!("deliveries per gateway CPU-second: {d:.0}");
+    }
+    if !errors.is_empty() {
+        println!("errors: {errors:?}");
+    }
+    println!(
+        "verification: lost {}  duplicated {}  reordered {}  (checked {} deliveries)",
+        verdict.lost, verdict.duplicated, verdict.reordered, verdict.checked
+    );
+    let report = Report {
+        scenario: format!("{:?}", args.scenario).to_lowercase(),
+        connections: args.connections,
+        connected,
+        conversations: plan.conversations.len(),
+        senders: plan.senders.len(),
+        rate: args.rate,
+        duration_s: args.duration,
+        gateways: &args.gateways,
+        summary: s,
+        deliveries_per_second: per_second,
+        verdict: &verdict,
+        errors,
+        gateway_processes: &outcome.gateways,
+        rss_kb_per_connection: rss_per_conn,
+        deliveries_per_gateway_cpu_second: per_cpu,
+    };
+    if let Some(path) = &args.out {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+        println!("result written to {}", path.display());
+    }
+    let clean = verdict.clean() && connected == args.connections;
+    println!("{}", if clean { "PASS" } else { "FAIL" });
+    Ok(clean)
+}
