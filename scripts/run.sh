@@ -104,7 +104,8 @@ if [ -x "$BIN_DIR/gateway" ]; then
       ALLOWED_ORIGINS="http://127.0.0.1:$BFF_PORT,http://localhost:$BFF_PORT,http://127.0.0.1:$NGINX_PORT,http://localhost:$NGINX_PORT"
   done
   if [ "$GATEWAYS" -gt 1 ]; then
-    "$ROOT/scripts/nginx.sh" start "$NGINX_PORT" "$BFF_PORT" "$GATEWAY_PORT" "$GATEWAYS"
+    ports=$(seq -s, "$GATEWAY_PORT" $((GATEWAY_PORT + GATEWAYS - 1)))
+    "$ROOT/scripts/nginx.sh" start "$NGINX_PORT" "$BFF_PORT" "$ports"
   fi
 fi
 if [ -x "$BIN_DIR/bff" ]; then

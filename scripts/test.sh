@@ -10,6 +10,8 @@ cd "$ROOT"
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
+log "docker/ checks (offline)"
+python3 "$ROOT/scripts/check-docker.py"
 log "cargo clippy"
 cargo clippy -j2 --workspace --all-targets -- -D warnings
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 use actix_web::{dev::Server, web, App, HttpServer};
 use actors_common::jwt::JwtKeys;
 use anyhow::Context as _;
-use service_kit::health::{self, Readiness};
-use service_kit::{db, error};
+use service_kit::db;
+use service_kit::health::Readiness;
 
 use crate::auth::rate_limit::LoginLimiter;
 use crate::client::ServiceClient;
@@ -33,13 +33,13 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        db::run_migrations(&settings.database_url, crate::MIGRATIONS).await?;
-        let pool = db::build_pool(
+        let pool = db::connect(
             &settings.database_url,
+            crate::MIGRATIONS,
             "bff",
             settings.db_pool_size,
-            Duration::from_secs(5),
-        )?;
+        )
+        .await?;
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
@@ -57,13 +57,7 @@ impl Application {
             ),
         });
         let registry = web::Data::new(prometheus::Registry::new());
-        let readiness = web::Data::new(Readiness::new().check("database", {
-            let pool = pool.clone();
-            move || {
-                let pool = pool.clone();
-                Box::pin(async move { db::ping(&pool).await })
-            }
-        }));
+        let readiness = web::Data::new(Readiness::new().database(&pool));
         tokio::task::spawn_blocking(crate::auth::password::warm_up);
         spawn_housekeeping(pool.clone(), state.login_limiter.clone());
         let pool = web::Data::new(pool);
@@ -83,12 +77,8 @@ impl Application {
                 .app_data(client)
                 .app_data(registry.clone())
                 .app_data(readiness.clone())
-                .app_data(error::json_config())
-                .app_data(error::query_config())
-                .app_data(error::path_config())
-                .configure(health::configure)
+                .configure(service_kit::edge)
                 .configure(crate::routes::configure)
-                .default_service(web::to(error::not_found))
         })
         .workers(workers)
         .listen(listener)?

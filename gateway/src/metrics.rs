@@ -4,6 +4,7 @@ use prometheus::{
     exponential_buckets, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts,
     Registry,
 };
+use service_kit::health::register;
 
 #[derive(Clone, Debug)]
 pub struct Metrics {
@@ -30,13 +31,6 @@ pub struct Metrics {
     pub consumer_lag: IntGauge,
     /// Kafka records that could not be understood (skipped).
     pub bad_records: IntCounter,
-}
-
-fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
-    if let Err(e) = registry.register(Box::new(metric.clone())) {
-        log::warn!("metrics: {e}");
-    }
-    metric
 }
 
 impl Metrics {

@@ -13,8 +13,8 @@ use actors_common::jwt::{JwtKeys, AUDIENCE_GATEWAY, ISSUER_BFF};
 use actors_common::kafka::Topics;
 use anyhow::Context as _;
 use rdkafka::producer::Producer as _;
-use service_kit::health::{self, Readiness};
-use service_kit::{error, TokenVerifier};
+use service_kit::health::Readiness;
+use service_kit::TokenVerifier;
 
 use crate::actors::directory::{CloseAll, Directory};
 use crate::actors::kafka_consumer::KafkaConsumer;
@@ -181,9 +181,8 @@ impl Application {
                 .app_data(ws_state.clone())
                 .app_data(readiness.clone())
                 .app_data(registry.clone())
-                .configure(health::configure)
+                .configure(service_kit::edge)
                 .route("/ws", web::get().to(ws::upgrade))
-                .default_service(web::to(error::not_found))
         })
         .workers(settings.worker_count())
         .max_connections(settings.max_connections)

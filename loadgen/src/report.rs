@@ -27,7 +27,7 @@ pub struct ProcStat {
     cpu_ticks: u64,
 }
 
-/// Reads /proc/<pid>/status and /proc/<pid>/stat of gateways on this host.
+/// Reads `/proc/<pid>/status` and `/proc/<pid>/stat` of gateways on this host.
 pub struct ProcSampler {
     pids: Vec<u32>,
 }

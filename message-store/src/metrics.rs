@@ -1,6 +1,7 @@
 //! message-store's Prometheus metrics (on the service's own registry).
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use service_kit::health::register;
 
 /// Counters and histograms of ingest and the outbox.
 #[derive(Clone, Debug)]
@@ -21,13 +22,6 @@ pub struct Metrics {
     pub outbox_published: IntCounter,
     /// Participant events waiting in the outbox (sampled by the publisher).
     pub outbox_pending: IntGauge,
-}
-
-fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
-    if let Err(e) = registry.register(Box::new(metric.clone())) {
-        log::warn!("metrics: {e}");
-    }
-    metric
 }
 
 impl Metrics {

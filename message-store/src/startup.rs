@@ -11,8 +11,8 @@ use actors_common::kafka::{self, ProducerOptions, Topics};
 use anyhow::Context as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, Producer};
-use service_kit::health::{self, Readiness};
-use service_kit::{db, error, TokenVerifier};
+use service_kit::health::Readiness;
+use service_kit::{db, TokenVerifier};
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
@@ -43,13 +43,13 @@ impl StopHandle {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        db::run_migrations(&settings.database_url, crate::MIGRATIONS).await?;
-        let pool = db::build_pool(
+        let pool = db::connect(
             &settings.database_url,
+            crate::MIGRATIONS,
             "message-store",
             settings.db_pool_size,
-            Duration::from_secs(5),
-        )?;
+        )
+        .await?;
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
@@ -104,35 +104,25 @@ impl Application {
             AUDIENCE_MESSAGE_STORE,
             &[ISSUER_BFF, ISSUER_GATEWAY],
         ));
-        let readiness = web::Data::new(
-            Readiness::new()
-                .check("database", {
-                    let pool = pool.clone();
-                    move || {
-                        let pool = pool.clone();
-                        Box::pin(async move { db::ping(&pool).await })
-                    }
+        let readiness = web::Data::new(Readiness::new().database(&pool).check("kafka", {
+            let producer = producer.clone();
+            let topic = topics.messages.clone();
+            move || {
+                let producer = producer.clone();
+                let topic = topic.clone();
+                Box::pin(async move {
+                    tokio::task::spawn_blocking(move || {
+                        producer
+                            .client()
+                            .fetch_metadata(Some(&topic), Duration::from_secs(2))
+                            .map(|_| ())
+                            .map_err(|e| e.to_string())
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?
                 })
-                .check("kafka", {
-                    let producer = producer.clone();
-                    let topic = topics.messages.clone();
-                    move || {
-                        let producer = producer.clone();
-                        let topic = topic.clone();
-                        Box::pin(async move {
-                            tokio::task::spawn_blocking(move || {
-                                producer
-                                    .client()
-                                    .fetch_metadata(Some(&topic), Duration::from_secs(2))
-                                    .map(|_| ())
-                                    .map_err(|e| e.to_string())
-                            })
-                            .await
-                            .map_err(|e| e.to_string())?
-                        })
-                    }
-                }),
-        );
+            }
+        }));
         let registry = web::Data::new(registry);
         let pool = web::Data::new(pool);
         let bell = web::Data::new(bell);
@@ -144,12 +134,8 @@ impl Application {
                 .app_data(registry.clone())
                 .app_data(readiness.clone())
                 .app_data(bell.clone())
-                .app_data(error::json_config())
-                .app_data(error::query_config())
-                .app_data(error::path_config())
-                .configure(health::configure)
+                .configure(service_kit::edge)
                 .configure(crate::routes::configure)
-                .default_service(web::to(error::not_found))
         })
         .workers(settings.workers)
         .listen(listener)?

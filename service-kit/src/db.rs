@@ -65,6 +65,18 @@ pub async fn run_migrations(url: &str, migrations: EmbeddedMigrations) -> anyhow
     .context("migration task")?
 }
 
+/// A service's database at start: pending migrations applied, then the pool
+/// (`max_size` connections, five seconds to wait for one).
+pub async fn connect(
+    url: &str,
+    migrations: EmbeddedMigrations,
+    app: &str,
+    max_size: usize,
+) -> anyhow::Result<PgPool> {
+    run_migrations(url, migrations).await?;
+    build_pool(url, app, max_size, Duration::from_secs(5))
+}
+
 /// `SELECT 1` through the pool, for `/readyz`.
 pub async fn ping(pool: &PgPool) -> Result<(), String> {
     let mut conn = pool.get().await.map_err(|e| e.to_string())?;

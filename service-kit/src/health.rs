@@ -37,6 +37,15 @@ impl Readiness {
         self
     }
 
+    /// Adds the `database` check: `SELECT 1` through `pool`.
+    pub fn database(self, pool: &crate::db::PgPool) -> Self {
+        let pool = pool.clone();
+        self.check("database", move || {
+            let pool = pool.clone();
+            Box::pin(async move { crate::db::ping(&pool).await })
+        })
+    }
+
     /// Runs every check; the failing ones by name.
     pub async fn failing(&self) -> Vec<(&'static str, String)> {
         let mut failing = Vec::new();
@@ -55,6 +64,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics));
+}
+
+/// Registers `metric` with `registry` and returns it (a name registered
+/// twice is logged, not fatal).
+pub fn register<T: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: T,
+) -> T {
+    if let Err(e) = registry.register(Box::new(metric.clone())) {
+        log::warn!("metrics: {e}");
+    }
+    metric
 }
 
 async fn healthz() -> HttpResponse {

@@ -16,3 +16,15 @@ pub mod logging;
 
 pub use auth::{Caller, TokenVerifier};
 pub use error::HttpError;
+
+/// What every service's app has: the JSON, query and path extractor configs
+/// (protocol error bodies), `/healthz` `/readyz` `/metrics`, and the JSON 404
+/// for unknown routes. The app must also hold `web::Data<Readiness>` and
+/// `web::Data<prometheus::Registry>`.
+pub fn edge(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.app_data(error::json_config())
+        .app_data(error::query_config())
+        .app_data(error::path_config())
+        .configure(health::configure)
+        .default_service(actix_web::web::to(error::not_found));
+}

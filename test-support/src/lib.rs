@@ -7,12 +7,14 @@
 //! | [`fresh_topics`] | the four chat topics behind a unique prefix, created on the broker |
 //! | [`unique`] | a unique name for groups, users, prefixes |
 //! | [`kafka`] | a producer, and `Collector` to read what reached a topic |
+//! | [`broker::PrivateBroker`] | a broker of one test's own, to stop and restart |
 //!
 //! Servers started here are children of a dedicated thread that lives as long
 //! as the test process, and carry `PR_SET_PDEATHSIG`: when the test process
 //! ends, however it ends, the kernel stops them. Their scratch directories are
 //! removed by the next test process that finds them orphaned.
 
+pub mod broker;
 pub mod kafka;
 mod process;
 

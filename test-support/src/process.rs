@@ -50,7 +50,7 @@ fn start_children(children: &mut Vec<Child>) -> anyhow::Result<Stack> {
 }
 
 /// `$TMPDIR/chat-test-stack/<pid>`, after removing folders of dead processes.
-fn scratch_dir() -> anyhow::Result<PathBuf> {
+pub(crate) fn scratch_dir() -> anyhow::Result<PathBuf> {
     let root = std::env::temp_dir().join("chat-test-stack");
     std::fs::create_dir_all(&root)?;
     if let Ok(entries) = std::fs::read_dir(&root) {
@@ -70,11 +70,11 @@ fn scratch_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn wait_for_port(port: u16, timeout: Duration) -> anyhow::Result<()> {
+pub(crate) fn wait_for_port(port: u16, timeout: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -235,13 +235,19 @@ pub(crate) fn tansu_binary() -> anyhow::Result<PathBuf> {
     bail!("tansu not found: run scripts/install.sh")
 }
 
-fn start_tansu(base: &Path, port: u16) -> anyhow::Result<Child> {
+pub(crate) fn start_tansu(base: &Path, port: u16) -> anyhow::Result<Child> {
+    start_tansu_with(base, port, "memory://tansu/")
+}
+
+/// Starts tansu with `storage` (`memory://tansu/`, or `sqlite://FILE`
+/// relative to `base`).
+pub(crate) fn start_tansu_with(base: &Path, port: u16, storage: &str) -> anyhow::Result<Child> {
     let log = std::fs::File::create(base.join("tansu.log"))?;
     let url = format!("tcp://127.0.0.1:{port}");
     let mut cmd = Command::new(tansu_binary()?);
     cmd.arg("broker")
         .args(["--listener-url", &url, "--advertised-listener-url", &url])
-        .args(["--storage-engine", "memory://tansu/"])
+        .args(["--storage-engine", storage])
         .current_dir(base)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())

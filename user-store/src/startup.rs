@@ -2,13 +2,12 @@
 //! and runs until stopped.
 
 use std::net::TcpListener;
-use std::time::Duration;
 
 use actix_web::{dev::Server, web, App, HttpServer};
 use actors_common::jwt::{JwtKeys, AUDIENCE_USER_STORE, ISSUER_BFF};
 use anyhow::Context as _;
-use service_kit::health::{self, Readiness};
-use service_kit::{db, error, TokenVerifier};
+use service_kit::health::Readiness;
+use service_kit::{db, TokenVerifier};
 
 use crate::settings::Settings;
 
@@ -20,13 +19,13 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        db::run_migrations(&settings.database_url, crate::MIGRATIONS).await?;
-        let pool = db::build_pool(
+        let pool = db::connect(
             &settings.database_url,
+            crate::MIGRATIONS,
             "user-store",
             settings.db_pool_size,
-            Duration::from_secs(5),
-        )?;
+        )
+        .await?;
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
@@ -37,13 +36,7 @@ impl Application {
             &[ISSUER_BFF],
         ));
         let registry = web::Data::new(prometheus::Registry::new());
-        let readiness = web::Data::new(Readiness::new().check("database", {
-            let pool = pool.clone();
-            move || {
-                let pool = pool.clone();
-                Box::pin(async move { db::ping(&pool).await })
-            }
-        }));
+        let readiness = web::Data::new(Readiness::new().database(&pool));
         let pool = web::Data::new(pool);
 
         let server = HttpServer::new(move || {
@@ -52,12 +45,8 @@ impl Application {
                 .app_data(verifier.clone())
                 .app_data(registry.clone())
                 .app_data(readiness.clone())
-                .app_data(error::json_config())
-                .app_data(error::query_config())
-                .app_data(error::path_config())
-                .configure(health::configure)
+                .configure(service_kit::edge)
                 .configure(crate::routes::configure)
-                .default_service(web::to(error::not_found))
         })
         .workers(settings.workers)
         .listen(listener)?

@@ -14,6 +14,8 @@ use gateway::settings::Settings;
 use serde_json::{json, Value};
 
 pub const SECRET: &str = "gateway-test-secret-0123456789abcdef";
+/// The gateways' send timeout in these tests.
+pub const SEND_TIMEOUT_MS: u64 = 2000;
 
 pub struct Stack {
     pub message_store: String,
@@ -42,7 +44,7 @@ pub fn gateway_settings(topics: &Topics, message_store: &str) -> Settings {
         allowed_origins: vec!["http://chat.example.test".into()],
         rate_per_sec: 1000,
         rate_burst: 1000,
-        send_timeout_ms: 5000,
+        send_timeout_ms: SEND_TIMEOUT_MS,
         outbound_queue: 256,
         ping_interval_secs: 15,
         idle_timeout_secs: 45,
@@ -57,15 +59,30 @@ pub async fn spawn_stack(gateways: usize) -> Stack {
 }
 
 pub async fn spawn_stack_with(gateways: usize, tweak: impl Fn(&mut Settings)) -> Stack {
+    let (_, topics) = test_support::fresh_topics().await;
+    let bootstrap = test_support::stack().kafka_bootstrap.clone();
+    spawn_stack_full(&bootstrap, topics, gateways, tweak).await
+}
+
+/// A stack on a broker of the test's own.
+pub async fn spawn_stack_on(bootstrap: &str, topics: Topics, gateways: usize) -> Stack {
+    spawn_stack_full(bootstrap, topics, gateways, |_| {}).await
+}
+
+async fn spawn_stack_full(
+    bootstrap: &str,
+    topics: Topics,
+    gateways: usize,
+    tweak: impl Fn(&mut Settings),
+) -> Stack {
     let database_url =
         test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
-    let (_, topics) = test_support::fresh_topics().await;
     let ms = message_store::startup::Application::build(message_store::settings::Settings {
         host: "127.0.0.1".into(),
         port: 0,
         database_url,
         jwt_secret: SECRET.into(),
-        kafka_bootstrap: test_support::stack().kafka_bootstrap.clone(),
+        kafka_bootstrap: bootstrap.to_owned(),
         kafka_topic_prefix: topics.prefix.clone(),
         kafka_group_id: test_support::unique("ms-"),
         kafka_idempotence: false,
@@ -82,6 +99,7 @@ pub async fn spawn_stack_with(gateways: usize, tweak: impl Fn(&mut Settings)) ->
     let mut started = Vec::new();
     for _ in 0..gateways {
         let mut settings = gateway_settings(&topics, &message_store);
+        settings.kafka_bootstrap = bootstrap.to_owned();
         tweak(&mut settings);
         let app = gateway::startup::Application::build(settings)
             .await

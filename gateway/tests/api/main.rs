@@ -3,9 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+mod broker_down;
 mod delivery;
 mod handshake;
 mod helpers;
 mod inputs;
 mod membership;
+mod scale_out;
 mod shutdown;

@@ -17,12 +17,12 @@
 //! | [`announce`] | [`Announce`]: a membership frame, to every member |
 //! | [`stop`] | [`Stop`]: the Directory retires this actor |
 
-mod announce;
-mod join;
-mod leave;
-mod message_published;
-mod stop;
-mod user_typed;
+pub mod announce;
+pub mod join;
+pub mod leave;
+pub mod message_published;
+pub mod stop;
+pub mod user_typed;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;

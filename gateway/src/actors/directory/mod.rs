@@ -21,14 +21,14 @@
 //! order; for each (conversation, user) of a user online here the Directory
 //! remembers the last applied `version` and ignores older events.
 
-mod close_all;
-mod connect;
-mod disconnect;
-mod participant_added;
-mod participant_removed;
-mod route;
-mod slow_consumer;
-mod subscribe;
+pub mod close_all;
+pub mod connect;
+pub mod disconnect;
+pub mod participant_added;
+pub mod participant_removed;
+pub mod route;
+pub mod slow_consumer;
+pub mod subscribe;
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};

@@ -16,10 +16,10 @@
 //! read, the HTTP layer stops polling this actor, its mailbox fills, and the
 //! Conversation that cannot hand it a frame reports a slow consumer.
 
-mod close;
-mod deliver;
-mod frames;
-mod membership_changed;
+pub mod close;
+pub mod deliver;
+pub mod frames;
+pub mod membership_changed;
 
 use std::collections::HashSet;
 use std::num::NonZeroU32;

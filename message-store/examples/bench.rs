@@ -1,0 +1,279 @@
+//! message-store benchmarks (results in BENCHMARKS.md; targets are goals,
+//! not test assertions):
+//!
+//! 1. history: a conversation of 1,000,000 messages (among others'), then
+//!    repeated `GET /conversations/{id}/messages` through the real HTTP API:
+//!    the first page, and a page 900,000 messages deep. Reports p50/p99.
+//! 2. ingest: N messages produced to Kafka first, then a message-store
+//!    starts and drains them into PostgreSQL; reports messages per second.
+//!
+//! ```text
+//! cargo run --release -p message-store --example bench -- [history_messages] [requests] [ingest_messages]
+//! ```
+//! Uses `TEST_PG_URL` / `TEST_KAFKA_BOOTSTRAP` when set, else starts its own
+//! PostgreSQL and tansu (test-support).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark stops loudly on any failure
+
+use std::time::{Duration, Instant};
+
+use actors_common::jwt::{JwtKeys, AUDIENCE_MESSAGE_STORE, ISSUER_BFF};
+use actors_common::{ConversationId, Message, UserId};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use message_store::settings::Settings;
+use message_store::startup::Application;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+const SECRET: &str = "bench-secret-0123456789abcdefghijkl";
+
+fn settings(database_url: &str, prefix: &str, ingest: bool) -> Settings {
+    Settings {
+        host: "127.0.0.1".into(),
+        port: 0,
+        database_url: database_url.to_owned(),
+        jwt_secret: SECRET.into(),
+        kafka_bootstrap: test_support::stack().kafka_bootstrap.clone(),
+        kafka_topic_prefix: prefix.to_owned(),
+        kafka_group_id: test_support::unique("bench-"),
+        kafka_idempotence: false,
+        ingest,
+        outbox_publisher: true,
+        db_pool_size: 8,
+        workers: 2,
+    }
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+async fn timed_pages(client: &awc::Client, url: &str, token: &str, n: usize) -> Vec<Duration> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let mut resp = client
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        let body = resp.body().limit(1 << 22).await.expect("body");
+        times.push(started.elapsed());
+        assert!(
+            resp.status().is_success() && body.len() > 100,
+            "{}",
+            resp.status()
+        );
+    }
+    times.sort();
+    times
+}
+
+async fn history(total: usize, requests: usize) {
+    let database_url =
+        test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
+    let (prefix, _) = test_support::fresh_topics().await;
+    let app = Application::build(settings(&database_url, &prefix, false))
+        .await
+        .expect("build");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    let keys = JwtKeys::new(SECRET.as_bytes());
+    let me = UserId::new_random();
+    let token = keys.mint(
+        ISSUER_BFF,
+        AUDIENCE_MESSAGE_STORE,
+        me,
+        Duration::from_secs(3600),
+    );
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
+    let create = |name: &str| {
+        client
+            .post(format!("{base}/conversations"))
+            .bearer_auth(&token)
+            .send_json(&serde_json::json!({"kind": "group", "name": name, "participant_ids": []}))
+    };
+    let big: ConversationId = {
+        let mut resp = create("big").await.expect("create");
+        let v: serde_json::Value = resp.json().await.expect("json");
+        serde_json::from_value(v["conversation"]["id"].clone()).expect("id")
+    };
+    let mut others = Vec::new();
+    for i in 0..9 {
+        let mut resp = create(&format!("other {i}")).await.expect("create");
+        let v: serde_json::Value = resp.json().await.expect("json");
+        others.push(
+            serde_json::from_value::<ConversationId>(v["conversation"]["id"].clone()).expect("id"),
+        );
+    }
+    eprintln!("history: seeding {total} messages in one conversation (+10% in nine others)...");
+    let seeded = Instant::now();
+    let mut conn = AsyncPgConnection::establish(&database_url)
+        .await
+        .expect("connect");
+    let mut ids = Vec::with_capacity(total);
+    let mut batch = Vec::with_capacity(5000);
+    for i in 0..total {
+        let m = Message::new(big, me, format!("message number {i} with some text"), None);
+        ids.push(m.id);
+        batch.push(m);
+        if i % 10 == 0 {
+            batch.push(Message::new(others[i % 9], me, "noise".into(), None));
+        }
+        if batch.len() >= 5000 {
+            message_store::db::messages::store_batch(&mut conn, &batch)
+                .await
+                .expect("seed");
+            batch.clear();
+        }
+    }
+    message_store::db::messages::store_batch(&mut conn, &batch)
+        .await
+        .expect("seed");
+    diesel_async::RunQueryDsl::execute(diesel::sql_query("VACUUM ANALYZE messages"), &mut conn)
+        .await
+        .expect("analyze");
+    eprintln!("history: seeded in {:.1}s", seeded.elapsed().as_secs_f64());
+
+    let first_url = format!("{base}/conversations/{big}/messages?limit=50");
+    let deep_cursor = ids[total - 900_000.min(total - 1)];
+    let deep_url = format!("{base}/conversations/{big}/messages?limit=50&before={deep_cursor}");
+    // Warm up both, then alternate measurements so both see the same machine.
+    timed_pages(&client, &first_url, &token, 50).await;
+    timed_pages(&client, &deep_url, &token, 50).await;
+    let mut first = Vec::new();
+    let mut deep = Vec::new();
+    for _ in 0..10 {
+        first.extend(timed_pages(&client, &first_url, &token, requests / 10).await);
+        deep.extend(timed_pages(&client, &deep_url, &token, requests / 10).await);
+    }
+    first.sort();
+    deep.sort();
+    println!(
+        "history first page: p50 {:.2} ms p99 {:.2} ms | 900,000 deep: p50 {:.2} ms p99 {:.2} ms | deep/first p99 ratio {:.2}",
+        percentile(&first, 0.5),
+        percentile(&first, 0.99),
+        percentile(&deep, 0.5),
+        percentile(&deep, 0.99),
+        percentile(&deep, 0.99) / percentile(&first, 0.99)
+    );
+}
+
+async fn ingest(total: usize) {
+    let database_url =
+        test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
+    let (prefix, topics) = test_support::fresh_topics().await;
+    // Conversations exist first (the writer checks membership).
+    let setup = Application::build(settings(&database_url, &prefix, false))
+        .await
+        .expect("build");
+    let base = format!("http://127.0.0.1:{}", setup.port());
+    let stop = setup.stop_handle();
+    actix_web::rt::spawn(setup.run_until_stopped());
+    let keys = JwtKeys::new(SECRET.as_bytes());
+    let me = UserId::new_random();
+    let token = keys.mint(
+        ISSUER_BFF,
+        AUDIENCE_MESSAGE_STORE,
+        me,
+        Duration::from_secs(3600),
+    );
+    let client = awc::Client::default();
+    let mut conversations = Vec::new();
+    for i in 0..100 {
+        let mut resp = client
+            .post(format!("{base}/conversations"))
+            .bearer_auth(&token)
+            .send_json(&serde_json::json!({"kind": "group", "name": format!("c{i}"), "participant_ids": []}))
+            .await
+            .expect("create");
+        let v: serde_json::Value = resp.json().await.expect("json");
+        conversations.push(
+            serde_json::from_value::<ConversationId>(v["conversation"]["id"].clone()).expect("id"),
+        );
+    }
+    stop.stop().await;
+
+    eprintln!("ingest: producing {total} messages...");
+    let producer: FutureProducer = actors_common::kafka::producer_config(
+        &test_support::stack().kafka_bootstrap,
+        "bench",
+        &actors_common::kafka::ProducerOptions {
+            linger: Duration::from_millis(5),
+            ..Default::default()
+        },
+    )
+    .create()
+    .expect("producer");
+    let mut pending = Vec::new();
+    for i in 0..total {
+        let c = conversations[i % conversations.len()];
+        let m = Message::new(c, me, format!("ingest {i}"), Some(uuid::Uuid::new_v4()));
+        let payload = serde_json::to_vec(&m).expect("json");
+        let key = c.to_string();
+        loop {
+            match producer.send_result(
+                FutureRecord::to(&topics.messages)
+                    .key(&key)
+                    .payload(&payload),
+            ) {
+                Ok(f) => {
+                    pending.push(f);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+        if pending.len() >= 10_000 {
+            for f in pending.drain(..) {
+                f.await.expect("delivery").expect("stored");
+            }
+        }
+    }
+    for f in pending.drain(..) {
+        f.await.expect("delivery").expect("stored");
+    }
+
+    let started = Instant::now();
+    let app = Application::build(settings(&database_url, &prefix, true))
+        .await
+        .expect("build");
+    actix_web::rt::spawn(app.run_until_stopped());
+    let mut conn = AsyncPgConnection::establish(&database_url)
+        .await
+        .expect("connect");
+    loop {
+        use diesel::QueryDsl as _;
+        let n: i64 = diesel_async::RunQueryDsl::get_result(
+            message_store::db::schema::messages::table.count(),
+            &mut conn,
+        )
+        .await
+        .expect("count");
+        if n as usize >= total {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "ingest: {total} messages from Kafka into PostgreSQL in {secs:.2}s = {:.0} messages/s",
+        total as f64 / secs
+    );
+}
+
+#[actix_web::main]
+async fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let history_messages = args.first().copied().unwrap_or(1_000_000);
+    let requests = args.get(1).copied().unwrap_or(1000);
+    let ingest_messages = args.get(2).copied().unwrap_or(200_000);
+    history(history_messages, requests).await;
+    ingest(ingest_messages).await;
+}
