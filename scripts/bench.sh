@@ -10,6 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 "$ROOT/scripts/install.sh"
+ulimit -n "$(ulimit -Hn)"   # sockets: as many open files as this machine allows
 OUT=${BENCH_OUT:-$ROOT/target/bench}
 mkdir -p "$OUT"
 
@@ -64,6 +65,7 @@ case "${1:-}" in
       target/release/loadgen broadcast -n "${BROADCAST_CONNECTIONS:-2000}" --senders 2 --rate 20 --duration 20 \
         --ramp 10 "${common[@]}" --out "$OUT/broadcast-$run.json" | tail -12
     done
+    curl -fsS "http://127.0.0.1:$GW_PORT/metrics" >"$OUT/gateway-metrics.txt"
     python3 -c "import matplotlib" 2>/dev/null || python3 -m pip install -q matplotlib
     python3 "$ROOT/scripts/bench_summary.py" "$OUT" | tee "$OUT/summary.md"
     ;;

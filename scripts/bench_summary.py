@@ -34,6 +34,22 @@ for scenario, rs in runs.items():
         f"| {fmt(med([r['deliveries_per_gateway_cpu_second'] for r in rs]), 0)} | {bad} |"
     )
 
+# The gateway's own share: Kafka record received → frame handed to the socket,
+# from its Prometheus histogram (all runs together; upper bucket bounds).
+metrics = folder / "gateway-metrics.txt"
+if metrics.exists():
+    buckets = []
+    for line in metrics.read_text().splitlines():
+        if line.startswith("gateway_delivery_seconds_bucket"):
+            le = line.split('le="')[1].split('"')[0]
+            buckets.append((float("inf") if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
+    total = buckets[-1][1] if buckets else 0
+    def q(p):
+        return next((le for le, n in buckets if n >= p * total), None)
+    if total:
+        print(f"\nGateway's own share over {int(total):,} deliveries (bucket upper bounds): "
+              f"p50 ≤ {q(0.5) * 1000:.3f} ms, p99 ≤ {q(0.99) * 1000:.3f} ms, p99.9 ≤ {q(0.999) * 1000:.3f} ms")
+
 try:
     import matplotlib
     matplotlib.use("Agg")

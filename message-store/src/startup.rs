@@ -135,6 +135,8 @@ impl Application {
                 .app_data(readiness.clone())
                 .app_data(bell.clone())
                 .configure(service_kit::edge)
+                // A group may start with 10,000 participants (~400 KB of ids).
+                .app_data(service_kit::error::json_config_with_limit(1 << 20))
                 .configure(crate::routes::configure)
         })
         .workers(settings.workers)

@@ -84,8 +84,13 @@ pub const JSON_LIMIT: usize = 64 * 1024;
 /// JSON extractor config: malformed bodies give `400 invalid_json`, oversized
 /// ones `413 too_large`, both with the JSON error body.
 pub fn json_config() -> web::JsonConfig {
+    json_config_with_limit(JSON_LIMIT)
+}
+
+/// [`json_config`] with another body limit (bytes).
+pub fn json_config_with_limit(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default()
-        .limit(JSON_LIMIT)
+        .limit(limit)
         .error_handler(|err, _req| {
             use actix_web::error::JsonPayloadError as E;
             let e = match &err {

@@ -332,3 +332,25 @@ async fn bad_requests_have_clear_codes() {
     let (status, _) = app.get("/conversations/not-a-uuid", me).await;
     assert_eq!(status, 404);
 }
+
+#[actix_web::test]
+async fn a_group_can_start_with_thousands_of_participants() {
+    let app = spawn_app().await;
+    let me = UserId::new_random();
+    let members: Vec<UserId> = (0..5000).map(|_| UserId::new_random()).collect();
+    let (status, body) = app
+        .post(
+            "/conversations",
+            me,
+            json!({"kind": "group", "name": "everyone", "participant_ids": members}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["conversation"]["participants"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5001
+    );
+}
