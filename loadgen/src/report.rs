@@ -193,7 +193,7 @@ pub fn print_and_save(args: &Args, plan: &Plan, outcome: &Outcome) -> anyhow::Re
         summary: s,
         deliveries_per_second: per_second,
         verdict: &verdict,
-        errors,
+        errors: errors.clone(),
         gateway_processes: &outcome.gateways,
         rss_kb_per_connection: rss_per_conn,
         deliveries_per_gateway_cpu_second: per_cpu,
@@ -202,7 +202,14 @@ pub fn print_and_save(args: &Args, plan: &Plan, outcome: &Outcome) -> anyhow::Re
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
         println!("result written to {}", path.display());
     }
-    let clean = verdict.clean() && connected == args.connections;
+    // A run is clean when everyone connected, nothing was lost, duplicated,
+    // reordered or refused, and a sending scenario really sent.
+    let sent_something = args.scenario == crate::cli::Scenario::Idle || s.acked > 0;
+    let clean =
+        verdict.clean() && connected == args.connections && errors.is_empty() && sent_something;
+    if !sent_something {
+        println!("no message was acknowledged");
+    }
     println!("{}", if clean { "PASS" } else { "FAIL" });
     Ok(clean)
 }

@@ -121,3 +121,34 @@ async fn a_fast_add_remove_add_ends_right_on_every_gateway() {
     let mut fresh = crate::helpers::Client { framed };
     assert_eq!(fresh.next_of("ready").await["conversations"], json!([conv]));
 }
+
+#[actix_web::test]
+async fn members_of_a_new_group_hear_of_their_own_arrival_only() {
+    let stack = spawn_stack(1).await;
+    let users: Vec<UserId> = (0..4).map(|_| UserId::new_random()).collect();
+    let mut clients = Vec::new();
+    for &u in &users {
+        clients.push(stack.connect(0, u).await);
+    }
+    let conv = stack.create_group(users[0], &users[1..]).await;
+    for (i, c) in clients.iter_mut().enumerate() {
+        let added = c.next_of("participant_added").await;
+        assert_eq!(
+            added,
+            json!({"type": "participant_added", "conversation_id": conv, "user_id": users[i]})
+        );
+    }
+    clients[1].say(conv, "first words").await;
+    for c in &mut clients {
+        let frames = c.drain(Duration::from_millis(1500)).await;
+        assert!(
+            frames.iter().all(|f| f["type"] != "participant_added"),
+            "no N² announcements: {frames:?}"
+        );
+        assert_eq!(
+            frames.iter().filter(|f| f["type"] == "message").count(),
+            1,
+            "{frames:?}"
+        );
+    }
+}

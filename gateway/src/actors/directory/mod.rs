@@ -47,7 +47,7 @@ pub use slow_consumer::SlowConsumer;
 pub use subscribe::Subscribe;
 
 use super::conversation::{self, Conversation, Join, Leave};
-use super::session::{MembershipChanged, WsSession};
+use super::session::{Deliver, MembershipChanged, WsSession};
 use super::SessionId;
 use crate::metrics::Metrics;
 
@@ -223,6 +223,16 @@ impl Directory {
             .get(&user)
             .map(|s| s.iter().copied().collect())
             .unwrap_or_default()
+    }
+
+    /// A frame for one session only (not through a Conversation).
+    fn deliver_to_session(&self, session_id: SessionId, frame: bytestring::ByteString) {
+        if let Some(s) = self.sessions.get(&session_id) {
+            s.addr.do_send(Deliver {
+                frame,
+                received: None,
+            });
+        }
     }
 
     fn tell_session(&self, session_id: SessionId, conversation: ConversationId, member: bool) {
