@@ -79,10 +79,11 @@ log "running the browser tests against $E2E_BASE_URL"
 (cd e2e && npm test)
 
 # The load generator's smoke run: a few hundred connections for a few
-# seconds through the same stack; it exits non-zero on any loss, duplicate
-# or reorder.
+# seconds through the same stack, spread over two worker processes (so the
+# merge of their results is proven too); it exits non-zero on any loss,
+# duplicate or reorder, or if any user's connection is missing.
 log "loadgen smoke run"
 "$ROOT/target/debug/loadgen" fanout --connections 300 --conversations 30 --members 10 --senders 30 \
-  --rate 300 --duration 5 --ramp 2 --drain 3 --gateways "ws://127.0.0.1:$GW_PORT/ws" \
+  --rate 300 --duration 5 --ramp 2 --drain 3 --workers 2 --threads 1 --gateways "ws://127.0.0.1:$GW_PORT/ws" \
   --message-store-url "http://127.0.0.1:$MS_PORT" --gateway-pids "$(cat "$STACK/pids/gateway.pid")" \
   --quiet --out e2e/artifacts/loadgen-smoke.json

@@ -83,9 +83,18 @@ pub struct Args {
     /// Write the JSON result here.
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
-    /// Runtime threads.
+    /// Runtime threads (per worker process).
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// Worker processes to spread the connections over (each process may
+    /// hold at most ~19,000 sockets here). Users are dealt round-robin; the
+    /// coordinator merges histograms and verifies every conversation whole.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
+    /// Internal: this process is worker K of `--workers`, reading its job on
+    /// stdin and writing its result on stdout.
+    #[arg(long, hide = true)]
+    pub worker_index: Option<u16>,
     /// Print no per-second progress line.
     #[arg(long)]
     pub quiet: bool,

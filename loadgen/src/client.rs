@@ -18,16 +18,16 @@ use tokio::net::TcpSocket;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
 use crate::cli::{Args, Scenario};
 use crate::provision::Plan;
-use crate::report::{GatewaySample, ProcSampler};
-use crate::stats::{Aggregator, Counters, Sample, Summary};
+use crate::stats::{Aggregator, Counters, ProgressOut, Recorded, Sample};
 
 /// What one connection saw.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Log {
     pub connected: bool,
     /// Message ids received, per conversation, in arrival order.
@@ -36,15 +36,6 @@ pub struct Log {
     pub acked: Vec<(ConversationId, MessageId)>,
     /// `error` frames (and connection failures) by code.
     pub errors: HashMap<String, u64>,
-}
-
-/// The whole run's raw results.
-#[derive(Debug)]
-pub struct Outcome {
-    pub logs: Vec<Log>,
-    pub summary: Summary,
-    pub gateways: Vec<GatewaySample>,
-    pub send_window: Duration,
 }
 
 #[derive(Deserialize)]
@@ -63,7 +54,7 @@ struct FrameMessage {
     body: String,
 }
 
-fn now_us() -> u64 {
+pub(crate) fn now_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
@@ -74,15 +65,41 @@ fn sent_at(body: &str) -> Option<u64> {
     body.strip_prefix("lg|")?.split('|').next()?.parse().ok()
 }
 
-/// The moments every connection works to.
+/// The moments every connection works to, shared by all worker processes.
 #[derive(Clone, Copy, Debug)]
-struct Timeline {
+pub struct Timeline {
+    /// Connections start opening (spread over the ramp).
+    pub start: Instant,
     /// Sending starts (after the ramp and a second of settling).
-    send_from: Instant,
+    pub send_from: Instant,
     /// Sending stops.
-    send_until: Instant,
+    pub send_until: Instant,
     /// Connections close (after the drain).
-    close_at: Instant,
+    pub close_at: Instant,
+    ramp: Duration,
+}
+
+impl Timeline {
+    pub fn new(args: &Args, start: Instant) -> Self {
+        let send_from = start + args.ramp() + Duration::from_secs(1);
+        Self {
+            start,
+            send_from,
+            send_until: send_from + args.duration(),
+            close_at: send_from + args.duration() + args.drain(),
+            ramp: args.ramp(),
+        }
+    }
+
+    /// The end of the window over which gateway CPU is measured: the
+    /// holding time for `idle`, sending plus drain otherwise.
+    pub fn measured_until(&self, scenario: Scenario) -> Instant {
+        if scenario == Scenario::Idle {
+            self.send_until
+        } else {
+            self.close_at
+        }
+    }
 }
 
 struct Shared {
@@ -92,54 +109,71 @@ struct Shared {
     token: String,
     conversation: Option<ConversationId>,
     interval: Option<Duration>,
+    /// This sender's first send, after `send_from`: senders are spread
+    /// evenly over one interval so the load is a steady stream, not a
+    /// burst from every sender at the same instant.
+    phase: Duration,
     body_bytes: usize,
 }
 
-pub async fn run_all(args: &Args, plan: &Plan) -> anyhow::Result<Outcome> {
+/// Runs the connections of `users` (indices into `plan.users`) on this
+/// process's runtime. User `i` opens at `start + ramp * i / N`, goes to
+/// gateway `i mod G` from source address `i mod A`, whichever process runs
+/// it, so a run spread over worker processes behaves like one process.
+/// Returns the logs in the order of `users`, and what was recorded.
+pub async fn run_users(
+    args: &Args,
+    plan: &Plan,
+    users: &[usize],
+    timeline: Timeline,
+    progress: ProgressOut,
+) -> anyhow::Result<(Vec<Log>, Recorded)> {
     let counters = Arc::new(Counters::default());
     let (tx, rx) = mpsc::unbounded_channel();
     let aggregator = tokio::spawn(Aggregator::run(
         rx,
         counters.clone(),
-        args.quiet,
-        args.connections,
+        progress,
+        plan.users.len(),
+        timeline.start,
     ));
-    let sampler = ProcSampler::new(&args.gateway_pids);
-    let before = sampler.sample();
-
-    let start = Instant::now();
-    let send_from = start + args.ramp() + Duration::from_secs(1);
-    let timeline = Timeline {
-        send_from,
-        send_until: send_from + args.duration(),
-        close_at: send_from + args.duration() + args.drain(),
-    };
     let per_sender = if plan.senders.is_empty() {
         0.0
     } else {
         args.rate / plan.senders.len() as f64
     };
-    let mut sender_of: HashMap<usize, usize> = HashMap::new();
-    for (user, conv) in &plan.senders {
-        sender_of.insert(*user, *conv);
+    // user → (conversation, position among the senders)
+    let mut sender_of: HashMap<usize, (usize, usize)> = HashMap::new();
+    for (k, (user, conv)) in plan.senders.iter().enumerate() {
+        sender_of.insert(*user, (*conv, k));
+    }
+    let mut addrs = HashMap::new();
+    for url in &args.gateways {
+        addrs.insert(url.clone(), resolve(url).await?);
     }
 
-    let mut tasks = Vec::with_capacity(plan.users.len());
-    for (i, user) in plan.users.iter().enumerate() {
+    let mut tasks = Vec::with_capacity(users.len());
+    for &i in users {
+        let user = plan.users.get(i).context("user index out of range")?;
         let url = args.gateways[i % args.gateways.len()].clone();
-        let addr = resolve(&url).await?;
-        let conv = sender_of.get(&i).map(|&c| plan.conversations[c].id);
+        let conv = sender_of.get(&i).map(|&(c, _)| plan.conversations[c].id);
+        let interval =
+            (conv.is_some() && per_sender > 0.0).then(|| Duration::from_secs_f64(1.0 / per_sender));
+        let phase = match (interval, sender_of.get(&i)) {
+            (Some(every), Some(&(_, k))) => every.mul_f64(k as f64 / plan.senders.len() as f64),
+            _ => Duration::ZERO,
+        };
         let shared = Shared {
+            addr: addrs[&url],
             url,
-            addr,
             source: args.source_addrs[i % args.source_addrs.len()],
             token: user.ws_token.clone(),
             conversation: conv,
-            interval: (conv.is_some() && per_sender > 0.0)
-                .then(|| Duration::from_secs_f64(1.0 / per_sender)),
+            interval,
+            phase,
             body_bytes: args.body_bytes,
         };
-        let ramp_at = start + args.ramp().mul_f64(i as f64 / plan.users.len() as f64);
+        let ramp_at = timeline.start + timeline.ramp.mul_f64(i as f64 / plan.users.len() as f64);
         tasks.push(tokio::spawn(connection(
             shared,
             ramp_at,
@@ -150,28 +184,12 @@ pub async fn run_all(args: &Args, plan: &Plan) -> anyhow::Result<Outcome> {
     }
     drop(tx);
 
-    // Memory is sampled with everyone connected, CPU over the sending window.
-    tokio::time::sleep_until(timeline.send_from.into()).await;
-    let connected = sampler.sample();
-    let hold_end = if args.scenario == Scenario::Idle {
-        timeline.send_until
-    } else {
-        timeline.close_at
-    };
-    tokio::time::sleep_until(hold_end.into()).await;
-    let end = sampler.sample();
-
     let mut logs = Vec::with_capacity(tasks.len());
     for t in tasks {
         logs.push(t.await.context("connection task")?);
     }
-    let summary = aggregator.await.context("aggregator")?;
-    Ok(Outcome {
-        logs,
-        summary,
-        gateways: ProcSampler::combine(&before, &connected, &end),
-        send_window: args.duration(),
-    })
+    let recorded = aggregator.await.context("aggregator")?;
+    Ok((logs, recorded))
 }
 
 async fn resolve(url: &str) -> anyhow::Result<SocketAddr> {
@@ -220,7 +238,7 @@ async fn connection(
     let is_sender = s.interval.is_some();
     // Non-senders get a ticker that never matters (its arm is disabled).
     let mut ticker = tokio::time::interval_at(
-        t.send_from.into(),
+        (t.send_from + s.phase).into(),
         s.interval.unwrap_or(Duration::from_secs(86_400)),
     );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -293,6 +311,12 @@ async fn handshake(s: &Shared) -> anyhow::Result<Ws> {
         "Sec-WebSocket-Protocol",
         HeaderValue::from_str(&format!("chat.v1, bearer.{}", s.token))?,
     );
-    let (ws, _) = tokio_tungstenite::client_async(request, stream).await?;
+    // tungstenite reads into a 128 KiB buffer per connection by default:
+    // 2.5 GB for 19,000 connections. Frames here are a few hundred bytes.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(0);
+    let (ws, _) =
+        tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await?;
     Ok(ws)
 }

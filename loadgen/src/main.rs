@@ -8,6 +8,7 @@
 //! | [`cli`] | the command line (scenarios and their knobs) |
 //! | [`provision`] | users, tokens (minted, or through the bff) and conversations |
 //! | [`client`] | one connection: handshake from a chosen source address, send, receive, record |
+//! | [`workers`] | `--workers N`: spreading users over processes, merging their results |
 //! | [`stats`] | the aggregator: histograms, per-second series, progress line |
 //! | [`verify`] | loss / duplicate / reorder accounting |
 //! | [`report`] | final table, JSON result file, gateway /proc sampling |
@@ -18,6 +19,9 @@ mod provision;
 mod report;
 mod stats;
 mod verify;
+mod workers;
+
+use std::time::{Duration, Instant};
 
 use clap::Parser as _;
 
@@ -37,8 +41,38 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: cli::Args) -> anyhow::Result<bool> {
+    if args.worker_index.is_some() {
+        workers::work(&args).await?;
+        return Ok(true);
+    }
     let plan = provision::plan(&args).await?;
-    let outcome = client::run_all(&args, &plan).await?;
-    let clean = report::print_and_save(&args, &plan, &outcome)?;
-    Ok(clean)
+    // Worker processes need a moment to start and read the plan.
+    let lead = if args.workers > 1 {
+        Duration::from_secs(2) + Duration::from_micros(50 * plan.users.len() as u64)
+    } else {
+        Duration::ZERO
+    };
+    let timeline = client::Timeline::new(&args, Instant::now() + lead);
+    let work = async {
+        if args.workers > 1 {
+            workers::coordinate(&args, &plan, timeline).await
+        } else {
+            let everyone: Vec<usize> = (0..plan.users.len()).collect();
+            let progress = if args.quiet {
+                stats::ProgressOut::Quiet
+            } else {
+                stats::ProgressOut::Human
+            };
+            client::run_users(&args, &plan, &everyone, timeline, progress).await
+        }
+    };
+    let (result, gateways) = report::sampling_gateways(&args, timeline, work).await;
+    let (logs, recorded) = result?;
+    let outcome = report::Outcome {
+        logs,
+        summary: recorded.summary(),
+        gateways,
+        send_window: args.duration(),
+    };
+    report::print_and_save(&args, &plan, &outcome)
 }

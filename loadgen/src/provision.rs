@@ -11,26 +11,28 @@ use std::time::Duration;
 use actors_common::jwt::{JwtKeys, AUDIENCE_GATEWAY, AUDIENCE_MESSAGE_STORE, ISSUER_BFF};
 use actors_common::{ConversationId, UserId};
 use anyhow::{bail, Context as _};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::cli::{Args, Auth, Scenario};
 
 /// One simulated user (one connection).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct User {
     pub id: UserId,
     pub ws_token: String,
 }
 
 /// A conversation and its members (indices into `Plan::users`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Conversation {
     pub id: ConversationId,
     pub members: Vec<usize>,
 }
 
-/// Everything a run needs before the first connection.
-#[derive(Debug)]
+/// Everything a run needs before the first connection; worker processes
+/// get it on stdin.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Plan {
     pub users: Vec<User>,
     pub conversations: Vec<Conversation>,

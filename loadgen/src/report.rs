@@ -6,10 +6,40 @@ use std::process::Command;
 use serde::Serialize;
 
 use crate::cli::Args;
-use crate::client::Outcome;
+use crate::client::{Log, Timeline};
 use crate::provision::Plan;
 use crate::stats::{Percentiles, Summary};
 use crate::verify::{verify, Verdict};
+
+/// The whole run's results.
+#[derive(Debug)]
+pub struct Outcome {
+    /// One per user, in plan order.
+    pub logs: Vec<Log>,
+    pub summary: Summary,
+    pub gateways: Vec<GatewaySample>,
+    pub send_window: std::time::Duration,
+}
+
+/// Runs `work` while sampling the gateway processes: before anything
+/// connects, when sending starts (memory: everyone connected), and at the
+/// end of the measured window (CPU in between).
+pub async fn sampling_gateways<T>(
+    args: &Args,
+    timeline: Timeline,
+    work: impl std::future::Future<Output = T>,
+) -> (T, Vec<GatewaySample>) {
+    let sampler = ProcSampler::new(&args.gateway_pids);
+    let before = sampler.sample();
+    let samples = async {
+        tokio::time::sleep_until(timeline.send_from.into()).await;
+        let connected = sampler.sample();
+        tokio::time::sleep_until(timeline.measured_until(args.scenario).into()).await;
+        let end = sampler.sample();
+        ProcSampler::combine(&before, &connected, &end)
+    };
+    tokio::join!(work, samples)
+}
 
 /// One gateway process: memory and CPU at the run's moments.
 #[derive(Debug, Clone, Serialize)]
