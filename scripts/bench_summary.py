@@ -35,20 +35,31 @@ for scenario, rs in runs.items():
     )
 
 # The gateway's own share: Kafka record received → frame handed to the socket,
-# from its Prometheus histogram (all runs together; upper bucket bounds).
-metrics = folder / "gateway-metrics.txt"
-if metrics.exists():
+# from each run's gateway Prometheus histogram (upper bucket bounds), median
+# over the runs of a scenario.
+def own_share(path):
     buckets = []
-    for line in metrics.read_text().splitlines():
+    for line in path.read_text().splitlines():
         if line.startswith("gateway_delivery_seconds_bucket"):
             le = line.split('le="')[1].split('"')[0]
             buckets.append((float("inf") if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
     total = buckets[-1][1] if buckets else 0
-    def q(p):
-        return next((le for le, n in buckets if n >= p * total), None)
-    if total:
-        print(f"\nGateway's own share over {int(total):,} deliveries (bucket upper bounds): "
-              f"p50 ≤ {q(0.5) * 1000:.3f} ms, p99 ≤ {q(0.99) * 1000:.3f} ms, p99.9 ≤ {q(0.999) * 1000:.3f} ms")
+    if not total:
+        return None
+    return {p: next(le for le, n in buckets if n >= p * total) * 1000 for p in (0.5, 0.99, 0.999)}
+
+shares = {}
+for scenario in runs:
+    per_run = [own_share(m) for m in sorted(folder.glob(f"{scenario}-[0-9]*.metrics"))]
+    per_run = [r for r in per_run if r]
+    if per_run:
+        shares[scenario] = {p: statistics.median(r[p] for r in per_run) for p in (0.5, 0.99, 0.999)}
+if shares:
+    print("\nThe gateway's own share (consumer → socket, `gateway_delivery_seconds`, bucket upper bounds, median of runs):\n")
+    print("| scenario | p50 ≤ ms | p99 ≤ ms | p99.9 ≤ ms |")
+    print("|---|---|---|---|")
+    for scenario, q in shares.items():
+        print(f"| {scenario} | {q[0.5]:.2f} | {q[0.99]:.2f} | {q[0.999]:.2f} |")
 
 try:
     import matplotlib

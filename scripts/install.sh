@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine, skipping what is
-# already there: PostgreSQL (Debian), nginx (Debian, for local scale-out), the
-# tansu broker (crates.io). Safe to re-run.
+# already there: PostgreSQL (Debian), nginx (Debian, for local scale-out), a C
+# toolchain, the tansu broker (crates.io). Safe to re-run.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -10,6 +10,9 @@ command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ] || apt_
 command -v psql >/dev/null || apt_packages+=(postgresql-client)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_packages+=(nginx-light)
 command -v python3 >/dev/null || apt_packages+=(python3)
+# C toolchain for librdkafka and jemalloc (built from source by their crates).
+command -v cc >/dev/null || apt_packages+=(gcc)
+command -v make >/dev/null || apt_packages+=(make)
 
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   log "installing Debian packages: ${apt_packages[*]}"

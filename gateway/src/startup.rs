@@ -185,6 +185,10 @@ impl Application {
                 .route("/ws", web::get().to(ws::upgrade))
         })
         .workers(settings.worker_count())
+        // Frames are small and must leave at once: without this, Nagle's
+        // algorithm holds a frame while an earlier one is unacknowledged,
+        // and the client's delayed ACK turns that into tens of milliseconds.
+        .tcp_nodelay(true)
         .max_connections(settings.max_connections)
         .backlog(8192)
         .disable_signals()
