@@ -227,6 +227,18 @@ pub enum Start {
     Beginning,
 }
 
+/// A readiness check: the broker answers with `topic`'s metadata within two
+/// seconds. Blocking (run it off the async workers).
+pub fn topic_reachable<C: rdkafka::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    topic: &str,
+) -> Result<(), String> {
+    client
+        .fetch_metadata(Some(topic), Duration::from_secs(2))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 /// Assigns every partition of `topics` to `consumer` at `start`, without a
 /// group rebalance. The fan-out consumers use it: their group is their own,
 /// so there is nothing to balance, and resolving the end offsets here (not

@@ -1,12 +1,10 @@
 //! `Application`: builds everything, binds its own listener (port 0 works),
 //! and runs until stopped.
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::{dev::Server, web, App, HttpServer};
 use actors_common::jwt::JwtKeys;
-use anyhow::Context as _;
 use service_kit::db;
 use service_kit::health::Readiness;
 
@@ -40,9 +38,7 @@ impl Application {
             settings.db_pool_size,
         )
         .await?;
-        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
-            .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
-        let port = listener.local_addr()?.port();
+        let (listener, port) = service_kit::listen(&settings.host, settings.port)?;
 
         let keys = JwtKeys::new(settings.jwt_secret.as_bytes());
         let state = web::Data::new(AppState {

@@ -2,7 +2,6 @@
 //! Directory, the Kafka consumer) and the HTTP server; runs until stopped;
 //! shuts down gracefully on SIGTERM/SIGINT.
 
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -151,31 +150,14 @@ impl Application {
                         })
                     }
                 })
-                .check("kafka", {
-                    let producer = producer.clone();
-                    let topic = topics.messages.clone();
-                    move || {
-                        let (producer, topic) = (producer.clone(), topic.clone());
-                        Box::pin(async move {
-                            tokio::task::spawn_blocking(move || {
-                                producer
-                                    .inner()
-                                    .client()
-                                    .fetch_metadata(Some(&topic), Duration::from_secs(2))
-                                    .map(|_| ())
-                                    .map_err(|e| e.to_string())
-                            })
-                            .await
-                            .map_err(|e| e.to_string())?
-                        })
-                    }
+                .blocking("kafka", {
+                    let (producer, topic) = (producer.clone(), topics.messages.clone());
+                    move || actors_common::kafka::topic_reachable(producer.inner().client(), &topic)
                 }),
         );
         let registry = web::Data::new(registry);
 
-        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
-            .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
-        let port = listener.local_addr()?.port();
+        let (listener, port) = service_kit::listen(&settings.host, settings.port)?;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(ws_state.clone())

@@ -1,9 +1,7 @@
 //! `Application`: builds everything, binds its own listener (port 0 works),
 //! runs until stopped, then stops its Kafka tasks.
 
-use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::{dev::Server, web, App, HttpServer};
 use actors_common::jwt::{JwtKeys, AUDIENCE_MESSAGE_STORE, ISSUER_BFF, ISSUER_GATEWAY};
@@ -50,9 +48,7 @@ impl Application {
             settings.db_pool_size,
         )
         .await?;
-        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
-            .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
-        let port = listener.local_addr()?.port();
+        let (listener, port) = service_kit::listen(&settings.host, settings.port)?;
 
         let registry = prometheus::Registry::new();
         let metrics = Arc::new(Metrics::new(&registry));
@@ -104,24 +100,9 @@ impl Application {
             AUDIENCE_MESSAGE_STORE,
             &[ISSUER_BFF, ISSUER_GATEWAY],
         ));
-        let readiness = web::Data::new(Readiness::new().database(&pool).check("kafka", {
-            let producer = producer.clone();
-            let topic = topics.messages.clone();
-            move || {
-                let producer = producer.clone();
-                let topic = topic.clone();
-                Box::pin(async move {
-                    tokio::task::spawn_blocking(move || {
-                        producer
-                            .client()
-                            .fetch_metadata(Some(&topic), Duration::from_secs(2))
-                            .map(|_| ())
-                            .map_err(|e| e.to_string())
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?
-                })
-            }
+        let readiness = web::Data::new(Readiness::new().database(&pool).blocking("kafka", {
+            let (producer, topic) = (producer.clone(), topics.messages.clone());
+            move || kafka::topic_reachable(producer.client(), &topic)
         }));
         let registry = web::Data::new(registry);
         let pool = web::Data::new(pool);

@@ -46,6 +46,22 @@ impl Readiness {
         })
     }
 
+    /// Adds a check that blocks (a broker round trip, say); it runs on the
+    /// blocking thread pool, never on an HTTP worker.
+    pub fn blocking<F>(self, name: &'static str, f: F) -> Self
+    where
+        F: Fn() -> Result<(), String> + Clone + Send + Sync + 'static,
+    {
+        self.check(name, move || {
+            let f = f.clone();
+            Box::pin(async move {
+                tokio::task::spawn_blocking(f)
+                    .await
+                    .map_err(|e| e.to_string())?
+            })
+        })
+    }
+
     /// Runs every check; the failing ones by name.
     pub async fn failing(&self) -> Vec<(&'static str, String)> {
         let mut failing = Vec::new();
@@ -107,4 +123,37 @@ async fn metrics(registry: web::Data<Registry>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{test, App};
+
+    use super::*;
+
+    #[actix_web::test]
+    async fn readyz_names_each_failing_check_and_passes_when_all_pass() {
+        let readiness = Readiness::new()
+            .blocking("kafka", || Err("broker down".to_owned()))
+            .check("database", || Box::pin(async { Ok(()) }));
+        let failing = readiness.failing().await;
+        assert_eq!(failing, vec![("kafka", "broker down".to_owned())]);
+
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(readiness))
+                .app_data(web::Data::new(Registry::new()))
+                .configure(configure),
+        )
+        .await;
+        let resp =
+            test::call_service(&app, test::TestRequest::get().uri("/readyz").to_request()).await;
+        assert_eq!(resp.status(), 503);
+        let body: serde_json::Value = test::read_body_json(resp).await;
+        assert_eq!(body["failing"], json!(["kafka"]));
+        assert_eq!(body["error"]["code"], "unavailable");
+
+        let ok = Readiness::new().blocking("kafka", || Ok(()));
+        assert!(ok.failing().await.is_empty());
+    }
 }

@@ -17,6 +17,16 @@ pub mod logging;
 pub use auth::{Caller, TokenVerifier};
 pub use error::HttpError;
 
+/// Binds the service's listener; returns it with the port it got (`port` 0
+/// picks a free one, as tests do).
+pub fn listen(host: &str, port: u16) -> anyhow::Result<(std::net::TcpListener, u16)> {
+    use anyhow::Context as _;
+    let listener = std::net::TcpListener::bind((host, port))
+        .with_context(|| format!("binding {host}:{port}"))?;
+    let port = listener.local_addr()?.port();
+    Ok((listener, port))
+}
+
 /// What every service's app has: the JSON, query and path extractor configs
 /// (protocol error bodies), `/healthz` `/readyz` `/metrics`, and the JSON 404
 /// for unknown routes. The app must also hold `web::Data<Readiness>` and

@@ -1,11 +1,8 @@
 //! `Application`: builds everything, binds its own listener (port 0 works),
 //! and runs until stopped.
 
-use std::net::TcpListener;
-
 use actix_web::{dev::Server, web, App, HttpServer};
 use actors_common::jwt::{JwtKeys, AUDIENCE_USER_STORE, ISSUER_BFF};
-use anyhow::Context as _;
 use service_kit::health::Readiness;
 use service_kit::{db, TokenVerifier};
 
@@ -26,9 +23,7 @@ impl Application {
             settings.db_pool_size,
         )
         .await?;
-        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
-            .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
-        let port = listener.local_addr()?.port();
+        let (listener, port) = service_kit::listen(&settings.host, settings.port)?;
 
         let verifier = web::Data::new(TokenVerifier::new(
             JwtKeys::new(settings.jwt_secret.as_bytes()),
