@@ -4,6 +4,7 @@
 //! A message body carries its send time: `lg|<unix µs>|<padding>`, so a
 //! receiver measures send→receive on the same host's clock.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -39,19 +40,24 @@ pub struct Log {
 }
 
 #[derive(Deserialize)]
-struct Frame {
-    #[serde(rename = "type")]
-    kind: String,
-    message: Option<FrameMessage>,
+struct Frame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    message: Option<FrameMessage<'a>>,
     client_id: Option<Uuid>,
-    code: Option<String>,
+    #[serde(borrow)]
+    code: Option<Cow<'a, str>>,
 }
 
+/// Borrowed from the frame's text where it can be (no escapes): one frame
+/// per delivery, so allocations here are per delivery.
 #[derive(Deserialize)]
-struct FrameMessage {
+struct FrameMessage<'a> {
     id: MessageId,
     conversation_id: ConversationId,
-    body: String,
+    #[serde(borrow)]
+    body: Cow<'a, str>,
 }
 
 pub(crate) fn now_us() -> u64 {
@@ -213,7 +219,7 @@ async fn connection(
     let mut log = Log::default();
     tokio::time::sleep_until(ramp_at.into()).await;
     let began = Instant::now();
-    let ws = match handshake(&s).await {
+    let mut ws = match handshake(&s).await {
         Ok(ws) => ws,
         Err(e) => {
             *log.errors.entry(format!("connect: {e}")).or_default() += 1;
@@ -221,9 +227,8 @@ async fn connection(
             return log;
         }
     };
-    let (mut sink, mut stream) = ws.split();
     // `ready` comes first.
-    let ready = tokio::time::timeout(Duration::from_secs(30), stream.next()).await;
+    let ready = tokio::time::timeout(Duration::from_secs(30), ws.next()).await;
     if !matches!(&ready, Ok(Some(Ok(Message::Text(t)))) if t.contains("\"ready\"")) {
         *log.errors.entry("no ready frame".into()).or_default() += 1;
         counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -253,12 +258,14 @@ async fn connection(
                 let body = format!("lg|{}|{padding}", now_us());
                 let frame = serde_json::json!({"type": "send", "conversation_id": conversation, "client_id": client_id, "body": body});
                 pending.insert(client_id, Instant::now());
-                if sink.send(Message::Text(frame.to_string().into())).await.is_err() {
+                if ws.send(Message::Text(frame.to_string().into())).await.is_err() {
                     break;
                 }
                 counters.sent.fetch_add(1, Ordering::Relaxed);
             }
-            frame = stream.next() => {
+            // One stream for reading and writing (no split halves and
+            // their lock on every poll); `next` is cancel-safe.
+            frame = ws.next() => {
                 let Some(Ok(frame)) = frame else {
                     *log.errors.entry("disconnected".into()).or_default() += 1;
                     counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -266,7 +273,7 @@ async fn connection(
                 };
                 let Message::Text(text) = frame else { continue };
                 let Ok(f) = serde_json::from_str::<Frame>(&text) else { continue };
-                match f.kind.as_str() {
+                match f.kind.as_ref() {
                     "message" => if let Some(m) = f.message {
                         if let Some(at) = sent_at(&m.body) {
                             let _ = samples.send(Sample::Deliver(Duration::from_micros(now_us().saturating_sub(at))));
@@ -283,7 +290,7 @@ async fn connection(
                     },
                     "error" => {
                         if let Some(cid) = f.client_id { pending.remove(&cid); }
-                        *log.errors.entry(f.code.unwrap_or_default()).or_default() += 1;
+                        *log.errors.entry(f.code.unwrap_or_default().into_owned()).or_default() += 1;
                         counters.errors.fetch_add(1, Ordering::Relaxed);
                     }
                     _ => {}
@@ -291,7 +298,7 @@ async fn connection(
             }
         }
     }
-    let _ = sink.close().await;
+    let _ = ws.close(None).await;
     log
 }
 
@@ -313,8 +320,10 @@ async fn handshake(s: &Shared) -> anyhow::Result<Ws> {
     );
     // tungstenite reads into a 128 KiB buffer per connection by default:
     // 2.5 GB for 19,000 connections. Frames here are a few hundred bytes.
+    // tungstenite zero-fills up to this much before every read (two reads a
+    // frame: one with data, one `WouldBlock`), so keep it near frame size.
     let config = WebSocketConfig::default()
-        .read_buffer_size(8 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(0);
     let (ws, _) =
         tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await?;
