@@ -86,4 +86,4 @@ log "loadgen smoke run"
 "$ROOT/target/debug/loadgen" fanout --connections 300 --conversations 30 --members 10 --senders 30 \
   --rate 300 --duration 5 --ramp 2 --drain 3 --workers 2 --threads 1 --gateways "ws://127.0.0.1:$GW_PORT/ws" \
   --message-store-url "http://127.0.0.1:$MS_PORT" --gateway-pids "$(cat "$STACK/pids/gateway.pid")" \
-  --quiet --out e2e/artifacts/loadgen-smoke.json
+  --quiet --out e2e/artifacts/loadgen-smoke.json --plot e2e/artifacts/loadgen-smoke.png

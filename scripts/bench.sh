@@ -65,7 +65,7 @@ case "${1:-}" in
       log "run $run/$RUNS: $name"
       target/release/loadgen "$@" --gateways "ws://127.0.0.1:$gw/ws" --message-store-url "http://127.0.0.1:$ms" \
         --gateway-pids "$(cat "$STACK/pids/gw.pid")" --source-addrs 127.0.0.2,127.0.0.3,127.0.0.4 \
-        --workers 2 --threads 1 --quiet --out "$OUT/$name-$run.json" | tail -12 \
+        --workers 2 --threads 1 --quiet --out "$OUT/$name-$run.json" --plot "$OUT/$name-$run.png" | tail -13 \
         || log "run $run/$RUNS: $name FAILED (kept in $OUT/$name-$run.json)"
       curl -fsS "http://127.0.0.1:$gw/metrics" >"$OUT/$name-$run.metrics" || true
       kill_pidfile "$STACK/pids/gw.pid"; kill_pidfile "$STACK/pids/ms.pid"; kill_pidfile "$STACK/tansu/tansu.pid"

@@ -13,6 +13,8 @@ command -v python3 >/dev/null || apt_packages+=(python3)
 # C toolchain for librdkafka and jemalloc (built from source by their crates).
 command -v cc >/dev/null || apt_packages+=(gcc)
 command -v make >/dev/null || apt_packages+=(make)
+# loadgen --plot draws its text with DejaVu Sans.
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || apt_packages+=(fonts-dejavu-core)
 
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   log "installing Debian packages: ${apt_packages[*]}"

@@ -83,6 +83,9 @@ pub struct Args {
     /// Write the JSON result here.
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
+    /// Draw latency percentiles and deliveries per second over time here (PNG).
+    #[arg(long)]
+    pub plot: Option<std::path::PathBuf>,
     /// Runtime threads (per worker process).
     #[arg(long, default_value_t = 2)]
     pub threads: usize,

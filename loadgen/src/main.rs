@@ -12,9 +12,11 @@
 //! | [`stats`] | the aggregator: histograms, per-second series, progress line |
 //! | [`verify`] | loss / duplicate / reorder accounting |
 //! | [`report`] | final table, JSON result file, gateway /proc sampling |
+//! | [`plot`] | `--plot`: latency percentiles and deliveries per second over time, as PNG |
 
 mod cli;
 mod client;
+mod plot;
 mod provision;
 mod report;
 mod stats;

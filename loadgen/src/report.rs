@@ -232,6 +232,14 @@ pub fn print_and_save(args: &Args, plan: &Plan, outcome: &Outcome) -> anyhow::Re
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
         println!("result written to {}", path.display());
     }
+    if let Some(path) = &args.plot {
+        // A plot that cannot be drawn does not change the run's verdict.
+        let title = format!("{}: {connected} connections", report.scenario);
+        match crate::plot::draw(path, &title, &s.seconds) {
+            Ok(()) => println!("plot written to {}", path.display()),
+            Err(e) => println!("no plot: {e:#}"),
+        }
+    }
     // A run is clean when everyone connected, nothing was lost, duplicated,
     // reordered or refused, and a sending scenario really sent.
     let sent_something = args.scenario == crate::cli::Scenario::Idle || s.acked > 0;
