@@ -3,7 +3,7 @@
 //! `/api/…` or a file here serves the page, which routes by itself.
 
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{web, HttpResponse};
+use actix_web::{guard, web, HttpResponse};
 
 const INDEX: &str = include_str!("../../ui/index.html");
 const APP_JS: &str = include_str!("../../ui/app.js");
@@ -15,9 +15,15 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index))
-        .route("/app.js", web::get().to(app_js))
-        .route("/style.css", web::get().to(style_css));
+    cfg.route("/", get_or_head().to(index))
+        .route("/app.js", get_or_head().to(app_js))
+        .route("/style.css", get_or_head().to(style_css));
+}
+
+/// GET, and HEAD for probes and caches that ask for headers only (the
+/// server sends a HEAD response without its body).
+fn get_or_head() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 fn file(content_type: &'static str, body: &'static str) -> HttpResponse {
@@ -78,6 +84,20 @@ mod tests {
                 .to_owned();
             assert!(ct.starts_with(kind), "{path}: {ct}");
         }
+        for path in ["/", "/app.js", "/style.css"] {
+            let head = test::TestRequest::default()
+                .method(actix_web::http::Method::HEAD)
+                .uri(path)
+                .to_request();
+            let resp = test::call_service(&app, head).await;
+            assert_eq!(resp.status(), 200, "HEAD {path}");
+        }
+        let post = test::TestRequest::post().uri("/").to_request();
+        assert_eq!(
+            test::call_service(&app, post).await.status(),
+            404,
+            "POST / is not a page"
+        );
         let resp = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
         assert!(resp
             .headers()
