@@ -239,6 +239,42 @@ pub fn topic_reachable<C: rdkafka::ClientContext>(
         .map_err(|e| e.to_string())
 }
 
+/// The partition ids of `topic`. A topic created a moment ago may not be in
+/// the broker's metadata yet (tansu and Kafka both answer
+/// `UnknownTopicOrPartition` for a short while), so this asks again every
+/// 100 ms until `timeout`, then gives the last answer.
+fn partitions<C, K>(consumer: &K, topic: &str, timeout: Duration) -> KafkaResult<Vec<i32>>
+where
+    C: ConsumerContext,
+    K: Consumer<C>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let answer = consumer
+            .fetch_metadata(Some(topic), timeout)
+            .and_then(|metadata| {
+                let t = metadata.topics().iter().find(|t| t.name() == topic).ok_or(
+                    KafkaError::MetadataFetch(rdkafka::types::RDKafkaErrorCode::UnknownTopic),
+                )?;
+                if let Some(e) = t.error() {
+                    return Err(KafkaError::MetadataFetch(e.into()));
+                }
+                let ids: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+                if ids.is_empty() {
+                    return Err(KafkaError::MetadataFetch(
+                        rdkafka::types::RDKafkaErrorCode::UnknownPartition,
+                    ));
+                }
+                Ok(ids)
+            });
+        match answer {
+            Ok(ids) => return Ok(ids),
+            Err(e) if std::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
 /// Assigns every partition of `topics` to `consumer` at `start`, without a
 /// group rebalance. The fan-out consumers use it: their group is their own,
 /// so there is nothing to balance, and resolving the end offsets here (not
@@ -256,21 +292,12 @@ where
 {
     let mut tpl = TopicPartitionList::new();
     for topic in topics {
-        let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
-        let Some(t) = metadata.topics().iter().find(|t| t.name() == *topic) else {
-            return Err(KafkaError::MetadataFetch(
-                rdkafka::types::RDKafkaErrorCode::UnknownTopic,
-            ));
-        };
-        if let Some(e) = t.error() {
-            return Err(KafkaError::MetadataFetch(e.into()));
-        }
-        for p in t.partitions() {
+        for p in partitions(consumer, topic, timeout)? {
             let offset = match start {
-                Start::End => Offset::Offset(consumer.fetch_watermarks(topic, p.id(), timeout)?.1),
+                Start::End => Offset::Offset(consumer.fetch_watermarks(topic, p, timeout)?.1),
                 Start::Beginning => Offset::Beginning,
             };
-            tpl.add_partition_offset(topic, p.id(), offset)?;
+            tpl.add_partition_offset(topic, p, offset)?;
         }
     }
     consumer.assign(&tpl)
@@ -286,9 +313,54 @@ pub fn admin_config(bootstrap: &str) -> ClientConfig {
 
 #[cfg(test)]
 mod tests {
+    use rdkafka::consumer::BaseConsumer;
+    use rdkafka::mocking::MockCluster;
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn assign_all_waits_for_a_topic_that_appears_late_and_gives_up_on_one_that_never_does() {
+        let cluster = MockCluster::new(1).unwrap();
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", cluster.bootstrap_servers())
+            .set("group.id", "assign-all-test")
+            .set("allow.auto.create.topics", "false")
+            .create()
+            .unwrap();
+        let started = std::time::Instant::now();
+        std::thread::scope(|scope| {
+            let assigning = scope.spawn(|| {
+                assign_all(
+                    &consumer,
+                    &["late"],
+                    Start::Beginning,
+                    Duration::from_secs(10),
+                )
+            });
+            std::thread::sleep(Duration::from_millis(500));
+            cluster.create_topic("late", 3, 1).unwrap();
+            assigning.join().unwrap().unwrap();
+        });
+        assert!(
+            started.elapsed() < Duration::from_secs(9),
+            "it did not wait for the deadline"
+        );
+        assert_eq!(consumer.assignment().unwrap().count(), 3);
+
+        let started = std::time::Instant::now();
+        let never = assign_all(
+            &consumer,
+            &["never"],
+            Start::Beginning,
+            Duration::from_secs(1),
+        );
+        assert!(never.is_err(), "a missing topic is an error in the end");
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "after the deadline, not before"
+        );
+    }
 
     #[test]
     fn topics_take_a_prefix() {
