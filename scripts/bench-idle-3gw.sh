@@ -37,7 +37,7 @@ for run in $(seq 1 "$RUNS"); do
     target/release/gateway --port "$p" --message-store-url "http://127.0.0.1:$MS" --workers 1 \
       --conversation-arbiters 1 >"$S/gw$i.log" 2>&1 & echo $! >"$S/pids/gw$i.pid"
     urls+=("ws://127.0.0.1:$p/ws"); pids+=("$(cat "$S/pids/gw$i.pid")")
-    for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$p/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+    wait_ready "$p" || log "port $p: not ready after 30 s"
   done
   log "run $run/$RUNS: $N idle connections over three gateways"
   target/release/loadgen idle -n "$N" --ramp 100 --duration 15 --workers 3 --threads 1 \

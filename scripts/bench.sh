@@ -60,7 +60,7 @@ case "${1:-}" in
         --rate-per-sec 1000 --rate-burst 1000 >"$STACK/logs/gw-$name-$run.log" 2>&1 &
       echo $! >"$STACK/pids/gw.pid"
       for p in "$ms" "$gw"; do
-        for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$p/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+        wait_ready "$p" || log "port $p: not ready after 30 s"
       done
       log "run $run/$RUNS: $name"
       target/release/loadgen "$@" --gateways "ws://127.0.0.1:$gw/ws" --message-store-url "http://127.0.0.1:$ms" \

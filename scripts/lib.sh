@@ -28,6 +28,17 @@ wait_port() { # host port seconds
   done
 }
 
+# wait_ready PORT [SECONDS]: waits for a service's /readyz on 127.0.0.1:PORT
+# (30 s by default); non-zero if it never answered.
+wait_ready() {
+  local i
+  for i in $(seq 1 $(( ${2:-30} * 10 ))); do
+    curl -fsS "http://127.0.0.1:$1/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

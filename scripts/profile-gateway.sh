@@ -24,7 +24,7 @@ target/release/message-store --port "$MS" --database-url "postgres://postgres@12
 echo $! >"$S/ms.pid"
 target/release/gateway --port "$GW" --message-store-url "http://127.0.0.1:$MS" --rate-per-sec 1000 --rate-burst 1000 >"$S/gw.log" 2>&1 &
 echo $! >"$S/gw.pid"
-for p in "$MS" "$GW"; do for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$p/readyz" >/dev/null 2>&1 && break; sleep 0.1; done; done
+for p in "$MS" "$GW"; do wait_ready "$p" || log "port $p: not ready after 30 s"; done
 target/release/loadgen broadcast -n "$MEMBERS" --senders 2 --rate 20 --duration 20 --ramp 8 \
   --gateways "ws://127.0.0.1:$GW/ws" --message-store-url "http://127.0.0.1:$MS" --source-addrs 127.0.0.2 --quiet >"$S/lg.log" 2>&1 &
 LG=$!
