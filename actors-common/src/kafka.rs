@@ -250,8 +250,9 @@ where
 {
     let deadline = std::time::Instant::now() + timeout;
     loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
         let answer = consumer
-            .fetch_metadata(Some(topic), timeout)
+            .fetch_metadata(Some(topic), left.max(Duration::from_millis(100)))
             .and_then(|metadata| {
                 let t = metadata.topics().iter().find(|t| t.name() == topic).ok_or(
                     KafkaError::MetadataFetch(rdkafka::types::RDKafkaErrorCode::UnknownTopic),
