@@ -74,7 +74,6 @@ async fn run(args: cli::Args) -> anyhow::Result<bool> {
         logs,
         summary: recorded.summary(),
         gateways,
-        send_window: args.duration(),
     };
     report::print_and_save(&args, &plan, &outcome)
 }

@@ -18,7 +18,6 @@ pub struct Outcome {
     pub logs: Vec<Log>,
     pub summary: Summary,
     pub gateways: Vec<GatewaySample>,
-    pub send_window: std::time::Duration,
 }
 
 /// Runs `work` while sampling the gateway processes: before anything
@@ -162,7 +161,7 @@ pub fn print_and_save(args: &Args, plan: &Plan, outcome: &Outcome) -> anyhow::Re
         }
     }
     let s = &outcome.summary;
-    let per_second = s.delivered as f64 / outcome.send_window.as_secs_f64().max(1.0);
+    let per_second = s.delivered as f64 / args.duration().as_secs_f64().max(1.0);
     let gateway_rss_growth: u64 = outcome
         .gateways
         .iter()
