@@ -43,6 +43,11 @@ pub enum ServerFrame {
         conversation_id: ConversationId,
         user_id: UserId,
     },
+    /// A group was renamed.
+    ConversationUpdated {
+        conversation_id: ConversationId,
+        name: String,
+    },
     Typing {
         conversation_id: ConversationId,
         user_id: UserId,
@@ -114,7 +119,7 @@ mod tests {
 
     fn message_json() -> serde_json::Value {
         json!({"id": MSG, "conversation_id": CONV, "sender_id": USER, "body": "hello",
-               "created_at": "2026-11-27T10:00:00.123Z", "client_id": CLIENT})
+               "created_at": "2026-11-27T10:00:00.123Z", "client_id": CLIENT, "seq": 42})
     }
 
     /// Parses `literal` as `T`, re-serialises it, and checks nothing changed.
@@ -173,6 +178,9 @@ mod tests {
         );
         round_trip::<ServerFrame>(
             json!({"type":"participant_removed","conversation_id":CONV,"user_id":USER}),
+        );
+        round_trip::<ServerFrame>(
+            json!({"type":"conversation_updated","conversation_id":CONV,"name":"new name"}),
         );
         round_trip::<ServerFrame>(json!({"type":"typing","conversation_id":CONV,"user_id":USER}));
         round_trip::<ServerFrame>(

@@ -1,5 +1,18 @@
-//! Kafka: topic names, event payloads, and the one place that builds every
-//! rdkafka `ClientConfig`, with each key set explicitly.
+//! Kafka: topic names, the typing payload, and the one place that builds
+//! every rdkafka `ClientConfig`, with each key set explicitly. What
+//! `chat.messages` carries is in [`crate::log`].
+//!
+//! ## Topics
+//!
+//! | topic | key | records |
+//! |---|---|---|
+//! | `chat.messages` | conversation id | messages, membership changes and renames of a conversation, in its one order (`crate::log`) |
+//! | `chat.typing` | conversation id | [`UserTyped`] (ephemeral) |
+//!
+//! PROTOCOL.md's default layout also has `chat.participants.created` and
+//! `chat.participants.removed`. Membership events travel on the
+//! conversation's own partition of `chat.messages` instead, so that they are
+//! ordered with its messages: that is what makes membership causal.
 //!
 //! ## Producer ordering and duplicates
 //!
@@ -21,7 +34,6 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use rdkafka::consumer::{Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -32,8 +44,6 @@ use crate::ids::{ConversationId, UserId};
 
 /// Base names of the topics. A deployment (or a test) may prefix them.
 pub const TOPIC_MESSAGES: &str = "chat.messages";
-pub const TOPIC_PARTICIPANTS_CREATED: &str = "chat.participants.created";
-pub const TOPIC_PARTICIPANTS_REMOVED: &str = "chat.participants.removed";
 pub const TOPIC_TYPING: &str = "chat.typing";
 
 /// Partitions of `chat.messages` in the local stack and in tests.
@@ -45,8 +55,6 @@ pub const MESSAGES_PARTITIONS: i32 = 6;
 pub struct Topics {
     pub prefix: String,
     pub messages: String,
-    pub participants_created: String,
-    pub participants_removed: String,
     pub typing: String,
 }
 
@@ -55,8 +63,6 @@ impl Topics {
         Self {
             prefix: prefix.to_owned(),
             messages: format!("{prefix}{TOPIC_MESSAGES}"),
-            participants_created: format!("{prefix}{TOPIC_PARTICIPANTS_CREATED}"),
-            participants_removed: format!("{prefix}{TOPIC_PARTICIPANTS_REMOVED}"),
             typing: format!("{prefix}{TOPIC_TYPING}"),
         }
     }
@@ -67,13 +73,8 @@ impl Topics {
     }
 
     /// Every topic with the partition count it is created with.
-    pub fn all(&self) -> [(&str, i32); 4] {
-        [
-            (&self.messages, MESSAGES_PARTITIONS),
-            (&self.participants_created, 3),
-            (&self.participants_removed, 3),
-            (&self.typing, 3),
-        ]
+    pub fn all(&self) -> [(&str, i32); 2] {
+        [(&self.messages, MESSAGES_PARTITIONS), (&self.typing, 3)]
     }
 }
 
@@ -81,26 +82,6 @@ impl Default for Topics {
     fn default() -> Self {
         Self::with_prefix("")
     }
-}
-
-/// `chat.participants.created`: a user joined a conversation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ParticipantAdded {
-    pub conversation_id: ConversationId,
-    pub user_id: UserId,
-    #[serde(with = "crate::time::rfc3339_millis")]
-    pub joined_at: DateTime<Utc>,
-    /// The conversation's membership version after this change.
-    pub version: i64,
-}
-
-/// `chat.participants.removed`: a user left or was removed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ParticipantRemoved {
-    pub conversation_id: ConversationId,
-    pub user_id: UserId,
-    /// The conversation's membership version after this change.
-    pub version: i64,
 }
 
 /// `chat.typing`: someone is typing (ephemeral).
@@ -149,6 +130,9 @@ pub fn producer_config(bootstrap: &str, client_id: &str, opts: &ProducerOptions)
         .set("retries", "2147483647")
         .set("retry.backoff.ms", "50")
         .set("linger.ms", millis(opts.linger))
+        // Records keyed by conversation without an explicit partition land
+        // where `crate::log::partition_of` (Kafka's own key hash) says.
+        .set("partitioner", "murmur2")
         .set("message.timeout.ms", millis(opts.delivery_timeout))
         .set(
             "request.timeout.ms",
@@ -191,25 +175,22 @@ pub fn fanout_consumer_config(
     c
 }
 
-/// A durable consumer: one group shared by every instance, starting at the
-/// earliest offset when the group is new. Offsets are stored by the caller
-/// only after its work is committed (`store_offset`), and the stored ones are
-/// committed every second and on close: at-least-once.
-pub fn durable_consumer_config(bootstrap: &str, group_id: &str) -> ClientConfig {
+/// The ingest consumer: partitions are assigned by the caller at offsets it
+/// keeps itself (message-store keeps them in PostgreSQL, written with the
+/// rows), so nothing is committed to the broker and no group is joined.
+/// librdkafka still wants a group id; it is unique and never used.
+pub fn ingest_consumer_config(bootstrap: &str) -> ClientConfig {
+    let id = format!("message-store-ingest-{}", Uuid::new_v4());
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", bootstrap)
-        .set("group.id", group_id)
-        .set("client.id", format!("{group_id}-{}", Uuid::new_v4()))
+        .set("group.id", &id)
+        .set("client.id", &id)
         .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "true")
-        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")
         .set("fetch.wait.max.ms", "50")
         .set("fetch.min.bytes", "1")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "1000")
-        .set("max.poll.interval.ms", "300000")
         .set("socket.keepalive.enable", "true")
         .set("reconnect.backoff.ms", "50")
         .set("reconnect.backoff.max.ms", "1000")
@@ -243,15 +224,15 @@ pub fn topic_reachable<C: rdkafka::ClientContext>(
 /// the broker's metadata yet (tansu and Kafka both answer
 /// `UnknownTopicOrPartition` for a short while), so this asks again every
 /// 100 ms until `timeout`, then gives the last answer.
-fn partitions<C, K>(consumer: &K, topic: &str, timeout: Duration) -> KafkaResult<Vec<i32>>
-where
-    C: ConsumerContext,
-    K: Consumer<C>,
-{
+pub fn partition_ids<C: rdkafka::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    topic: &str,
+    timeout: Duration,
+) -> KafkaResult<Vec<i32>> {
     let deadline = std::time::Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let answer = consumer
+        let answer = client
             .fetch_metadata(Some(topic), left.max(Duration::from_millis(100)))
             .and_then(|metadata| {
                 let t = metadata.topics().iter().find(|t| t.name() == topic).ok_or(
@@ -293,7 +274,7 @@ where
 {
     let mut tpl = TopicPartitionList::new();
     for topic in topics {
-        for p in partitions(consumer, topic, timeout)? {
+        for p in partition_ids(consumer.client(), topic, timeout)? {
             let offset = match start {
                 Start::End => Offset::Offset(consumer.fetch_watermarks(topic, p, timeout)?.1),
                 Start::Beginning => Offset::Beginning,
@@ -316,7 +297,6 @@ pub fn admin_config(bootstrap: &str) -> ClientConfig {
 mod tests {
     use rdkafka::consumer::BaseConsumer;
     use rdkafka::mocking::MockCluster;
-    use serde_json::json;
 
     use super::*;
 
@@ -368,29 +348,56 @@ mod tests {
         let t = Topics::with_prefix("t1-");
         assert_eq!(t.messages, "t1-chat.messages");
         assert_eq!(t.typing, "t1-chat.typing");
-        assert_eq!(
-            t.resolve(TOPIC_PARTICIPANTS_CREATED),
-            "t1-chat.participants.created"
-        );
-        assert_eq!(
-            Topics::default().participants_removed,
-            "chat.participants.removed"
-        );
+        assert_eq!(t.resolve(TOPIC_MESSAGES), "t1-chat.messages");
+        assert_eq!(Topics::default().messages, "chat.messages");
     }
 
     #[test]
-    fn participant_events_match_the_protocol() {
-        let added = json!({"conversation_id":"0192f0c1-7b7e-7cc0-8f00-3a1d2b4c5d6e",
-            "user_id":"5f0c7a0e-4b7c-4c1e-9a8e-2f1d3c4b5a69",
-            "joined_at":"2026-11-27T10:00:00.000Z","version":3});
-        let parsed: ParticipantAdded = serde_json::from_value(added.clone()).unwrap();
-        assert_eq!(parsed.version, 3);
-        assert_eq!(serde_json::to_value(&parsed).unwrap(), added);
+    fn partition_of_is_where_librdkafka_puts_a_keyed_record() {
+        use rdkafka::producer::{
+            BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext,
+        };
+        use std::sync::mpsc;
 
-        let removed = json!({"conversation_id":"0192f0c1-7b7e-7cc0-8f00-3a1d2b4c5d6e",
-            "user_id":"5f0c7a0e-4b7c-4c1e-9a8e-2f1d3c4b5a69","version":4});
-        let parsed: ParticipantRemoved = serde_json::from_value(removed.clone()).unwrap();
-        assert_eq!(serde_json::to_value(&parsed).unwrap(), removed);
+        struct Reports(std::sync::Mutex<mpsc::Sender<(String, i32)>>);
+        impl rdkafka::ClientContext for Reports {}
+        impl ProducerContext for Reports {
+            type DeliveryOpaque = ();
+            fn delivery(&self, r: &DeliveryResult<'_>, _: ()) {
+                use rdkafka::message::Message as _;
+                let m = r.as_ref().unwrap();
+                let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+                let _ = self.0.lock().unwrap().send((key, m.partition()));
+            }
+        }
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("keyed", 6, 1).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let producer: BaseProducer<Reports> = producer_config(
+            &cluster.bootstrap_servers(),
+            "t",
+            &ProducerOptions::default(),
+        )
+        .create_with_context(Reports(std::sync::Mutex::new(tx)))
+        .unwrap();
+        let keys: Vec<crate::ConversationId> =
+            (0..50).map(|_| crate::ConversationId::new_v7()).collect();
+        for k in &keys {
+            let key = k.to_string();
+            producer
+                .send(
+                    BaseRecord::<String, [u8]>::to("keyed")
+                        .key(&key)
+                        .payload(&b"x"[..]),
+                )
+                .unwrap();
+        }
+        producer.flush(Duration::from_secs(10)).unwrap();
+        for _ in &keys {
+            let (key, partition) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+            let id: crate::ConversationId = key.parse().unwrap();
+            assert_eq!(crate::log::partition_of(id, 6), partition, "{key}");
+        }
     }
 
     #[test]
@@ -416,8 +423,8 @@ mod tests {
         let b = fanout_consumer_config("b:9092", "gw", Duration::from_millis(1));
         assert_ne!(a.get("group.id"), b.get("group.id"));
         assert_eq!(a.get("auto.offset.reset"), Some("latest"));
-        let d = durable_consumer_config("b:9092", "message-store");
-        assert_eq!(d.get("group.id"), Some("message-store"));
+        let d = ingest_consumer_config("b:9092");
+        assert_eq!(d.get("enable.auto.commit"), Some("false"));
         assert_eq!(d.get("enable.auto.offset.store"), Some("false"));
     }
 }

@@ -7,9 +7,10 @@
 //! |---|---|
 //! | [`ids`] | `UserId`, `ConversationId`, `MessageId` newtypes (message ids are UUIDv7) |
 //! | [`jwt`] | claims, minting and verification (HS256 only, audiences, issuers, leeway) |
-//! | [`kafka`] | topic names, event payloads and the one place that builds rdkafka configs |
+//! | [`kafka`] | topic names and the one place that builds rdkafka configs |
+//! | [`log`] | the records of `chat.messages` (messages, membership, renames) and the admission rule every reader applies |
 //! | [`frames`] | WebSocket `ClientFrame` / `ServerFrame` and error codes |
-//! | [`model`] | `Message`, the record shared by Kafka, HTTP and WebSocket |
+//! | [`model`] | `Message`, as HTTP and WebSocket show it (with its `seq`) |
 //! | [`error`] | the JSON error body `{"error":{"code","message"}}` |
 //! | [`validation`] | field rules (usernames, passwords, names, message bodies) |
 //! | [`time`] | RFC 3339 UTC timestamps with milliseconds |
@@ -21,6 +22,7 @@ pub mod headers;
 pub mod ids;
 pub mod jwt;
 pub mod kafka;
+pub mod log;
 pub mod model;
 pub mod time;
 pub mod validation;

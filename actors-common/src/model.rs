@@ -1,4 +1,6 @@
-//! `Message`: one record, the same on Kafka, in HTTP bodies and in WebSocket frames.
+//! `Message`: a chat message as clients see it, the same in HTTP bodies and
+//! WebSocket frames. On Kafka it travels as `log::MessagePosted`, whose
+//! record offset becomes `seq`.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,45 +19,8 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     /// The sender's idempotency key; `null` for messages without one.
     pub client_id: Option<Uuid>,
-}
-
-impl Message {
-    /// A new message: a fresh UUIDv7 id, and `created_at` taken from that
-    /// id's own millisecond, so time order and id order always agree.
-    pub fn new(
-        conversation_id: ConversationId,
-        sender_id: UserId,
-        body: String,
-        client_id: Option<Uuid>,
-    ) -> Self {
-        let id = MessageId::new_v7();
-        let created_at = id
-            .unix_millis()
-            .and_then(DateTime::from_timestamp_millis)
-            .unwrap_or_else(crate::time::now_millis);
-        Self {
-            id,
-            conversation_id,
-            sender_id,
-            body,
-            created_at,
-            client_id,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn new_messages_carry_their_ids_time() {
-        let m = Message::new(
-            ConversationId::new_v7(),
-            UserId::new_random(),
-            "hi".into(),
-            None,
-        );
-        assert_eq!(m.id.unix_millis(), Some(m.created_at.timestamp_millis()));
-    }
+    /// The message's place in its conversation's order: the offset of its
+    /// record in the conversation's partition of `chat.messages`
+    /// (`crate::log`). Strictly increasing within a conversation.
+    pub seq: i64,
 }

@@ -1,28 +1,23 @@
-//! Kafka clients of the gateway: `ChatProducer` (messages and typing, keyed
-//! by conversation) and the fan-out consumer's context, which turns
-//! librdkafka's statistics into the consumer-lag gauge.
+//! Kafka clients of the gateway: `ChatProducer` (messages and typing) and
+//! the fan-out consumer, whose context turns librdkafka's statistics into
+//! the consumer-lag gauge.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actors_common::kafka::{self, ProducerOptions, Topics, UserTyped};
-use actors_common::{ConversationId, Message, UserId};
+use actors_common::log::{LogEvent, MessagePosted, EVENT_HEADER};
 use prometheus::IntGauge;
-use rdkafka::consumer::{ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{Consumer as _, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
-use rdkafka::{ClientContext, Statistics};
-use uuid::Uuid;
+use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 
 /// Produces the gateway's records.
 #[derive(Clone)]
 pub struct ChatProducer {
     producer: FutureProducer,
     topics: Topics,
-    /// Held while a message gets its id and is queued, so within this
-    /// process id order and partition order are the same order (sessions on
-    /// different threads would otherwise race between the two steps).
-    sequencer: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for ChatProducer {
@@ -50,53 +45,49 @@ impl ChatProducer {
             },
         )
         .create()?;
-        Ok(Self {
-            producer,
-            topics,
-            sequencer: Arc::default(),
-        })
+        Ok(Self { producer, topics })
     }
 
     pub fn inner(&self) -> &FutureProducer {
         &self.producer
     }
 
-    fn send(&self, topic: &str, key: &str, payload: &[u8]) -> Result<DeliveryFuture, KafkaError> {
-        self.producer
-            .send_result(FutureRecord::to(topic).key(key).payload(payload))
-            .map_err(|(e, _)| e)
-    }
-
-    /// Creates a message (fresh UUIDv7) and queues it, as one step; the
-    /// future resolves with Kafka's delivery report.
+    /// Queues a message to its conversation's partition; the future
+    /// resolves with Kafka's delivery report, whose offset is its seq.
+    /// Queuing never blocks (librdkafka refuses when its queue is full).
     pub fn send_message(
         &self,
-        conversation: ConversationId,
-        sender: UserId,
-        body: String,
-        client_id: Uuid,
-    ) -> Result<(Message, DeliveryFuture), KafkaError> {
-        // Queuing never blocks (librdkafka refuses when its queue is full),
-        // so the lock is held for microseconds. A poisoned lock guards no data.
-        let _turn = self
-            .sequencer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let message = Message::new(conversation, sender, body, Some(client_id));
-        // A Message is strings, UUIDs and a timestamp: encoding cannot fail.
-        let payload = serde_json::to_vec(&message).unwrap_or_default();
-        let delivery = self.send(&self.topics.messages, &conversation.to_string(), &payload)?;
-        Ok((message, delivery))
+        message: &MessagePosted,
+        partition: i32,
+    ) -> Result<DeliveryFuture, KafkaError> {
+        let payload = LogEvent::Message(message.clone()).to_json();
+        let key = message.conversation_id.to_string();
+        let headers = OwnedHeaders::new().insert(Header {
+            key: EVENT_HEADER,
+            value: Some("message"),
+        });
+        self.producer
+            .send_result(
+                FutureRecord::to(&self.topics.messages)
+                    .key(&key)
+                    .partition(partition)
+                    .headers(headers)
+                    .payload(&payload),
+            )
+            .map_err(|(e, _)| e)
     }
 
     /// Queues a typing event.
     pub fn send_typing(&self, e: &UserTyped) -> Result<DeliveryFuture, KafkaError> {
         let payload = serde_json::to_vec(e).unwrap_or_default();
-        self.send(
-            &self.topics.typing,
-            &e.conversation_id.to_string(),
-            &payload,
-        )
+        let key = e.conversation_id.to_string();
+        self.producer
+            .send_result(
+                FutureRecord::to(&self.topics.typing)
+                    .key(&key)
+                    .payload(&payload),
+            )
+            .map_err(|(e, _)| e)
     }
 }
 
@@ -120,28 +111,53 @@ impl ClientContext for LagContext {
 
 impl ConsumerContext for LagContext {}
 
-/// The fan-out consumer: a group of its own, assigned every partition of
-/// every topic the gateway reads, at the current end. Blocking.
+/// The fan-out consumer and where its live part begins.
+pub struct FanOut {
+    pub consumer: StreamConsumer<LagContext>,
+    /// Per partition of `chat.messages` (index = partition id): the end of
+    /// the log when the gateway started. Records before it are read only
+    /// to fill the ledger's window; from it on they are delivered.
+    pub live_from: Vec<i64>,
+}
+
+/// The fan-out consumer: a group of its own (every gateway sees every
+/// record), assigned every partition without a rebalance. `chat.typing`
+/// starts at its end; `chat.messages` one admission window back from its
+/// end, so the ledger knows the window before the first live record.
+/// Blocking (metadata and watermark requests).
 pub fn fanout_consumer(
     bootstrap: &str,
     group_prefix: &str,
     fetch_wait: Duration,
     topics: &Topics,
     lag: IntGauge,
-) -> anyhow::Result<StreamConsumer<LagContext>> {
+) -> anyhow::Result<FanOut> {
+    let timeout = Duration::from_secs(10);
     let mut config = kafka::fanout_consumer_config(bootstrap, group_prefix, fetch_wait);
     config.set("statistics.interval.ms", "5000");
     let consumer: StreamConsumer<LagContext> = config.create_with_context(LagContext { lag })?;
-    kafka::assign_all(
-        &consumer,
-        &[
-            &topics.messages,
-            &topics.participants_created,
-            &topics.participants_removed,
-            &topics.typing,
-        ],
-        kafka::Start::End,
-        Duration::from_secs(10),
-    )?;
-    Ok(consumer)
+    let mut tpl = TopicPartitionList::new();
+    let mut live_from = Vec::new();
+    let mut partitions = kafka::partition_ids(consumer.client(), &topics.messages, timeout)?;
+    partitions.sort_unstable();
+    for (i, p) in partitions.iter().enumerate() {
+        anyhow::ensure!(
+            *p == i as i32,
+            "partitions of {} are not 0..n: {partitions:?}",
+            topics.messages
+        );
+        let (low, high) = consumer.fetch_watermarks(&topics.messages, *p, timeout)?;
+        let from = (high - actors_common::log::WINDOW).max(low);
+        tpl.add_partition_offset(&topics.messages, *p, Offset::Offset(from))?;
+        live_from.push(high);
+    }
+    for p in kafka::partition_ids(consumer.client(), &topics.typing, timeout)? {
+        let (_, high) = consumer.fetch_watermarks(&topics.typing, p, timeout)?;
+        tpl.add_partition_offset(&topics.typing, p, Offset::Offset(high))?;
+    }
+    consumer.assign(&tpl)?;
+    Ok(FanOut {
+        consumer,
+        live_from,
+    })
 }

@@ -14,14 +14,20 @@
 //! | [`startup`] | `Application`: arbiters, actors, HTTP server, graceful shutdown |
 //! | [`routes::ws`] | `GET /ws`: token, origin, upgrade |
 //! | [`actors`] | the actor system (one file per message) |
+//! | [`inbound`] | what a Kafka record is: parsed at the edge into one enum |
+//! | [`ledger`] | the last admission window of the log: the verdict on every message record, waited for by the sessions that sent them |
+//! | [`roster`] | who online here is in which conversation, as of which offset (read by sessions when they send) |
 //! | [`kafka`] | the producer and the fan-out consumer |
 //! | [`message_store`] | conversation ids at connect, with a service token |
 //! | [`metrics`] | Prometheus metrics |
 
 pub mod actors;
+pub mod inbound;
 pub mod kafka;
+pub mod ledger;
 pub mod message_store;
 pub mod metrics;
+pub mod roster;
 pub mod routes;
 pub mod settings;
 pub mod startup;

@@ -1,6 +1,8 @@
-//! The gateway's one call to message-store: a user's conversation ids, with
-//! a 30-second service token minted for that user (`iss=chat-gateway`,
-//! `aud=chat-message-store`). The user's own token is never forwarded.
+//! The gateway's calls to message-store, each with a 30-second service
+//! token minted for the user (`iss=chat-gateway`, `aud=chat-message-store`;
+//! the user's own token is never forwarded): a user's conversation ids at
+//! connect, and whether a user may send to a conversation this gateway has
+//! not heard of yet.
 
 use std::time::Duration;
 
@@ -41,4 +43,46 @@ pub async fn conversation_ids(
         .await
         .context("message-store's answer")?;
     Ok(ids.ids)
+}
+
+/// Whether a user may send to a conversation, by the source of truth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Membership {
+    /// A participant, and the event that added them is in the log.
+    Member,
+    /// Not a participant (or no such conversation).
+    NotMember,
+    /// A participant whose arrival is not in the log yet, or message-store
+    /// could not tell: the client should try again.
+    NotYet,
+}
+
+/// `GET /conversations/{id}/membership` for `user`.
+pub async fn membership(
+    base: &str,
+    keys: &JwtKeys,
+    user: UserId,
+    conversation: ConversationId,
+) -> Membership {
+    let client = CLIENT.with(Clone::clone);
+    let sent = client
+        .get(format!(
+            "{}/conversations/{conversation}/membership",
+            base.trim_end_matches('/')
+        ))
+        .bearer_auth(keys.gateway_service_token(user))
+        .send()
+        .await;
+    match sent.map(|r| r.status().as_u16()) {
+        Ok(200) => Membership::Member,
+        Ok(404) => Membership::NotMember,
+        Ok(status) => {
+            log::info!("message-store: membership of user_id={user} answered {status}");
+            Membership::NotYet
+        }
+        Err(e) => {
+            log::warn!("message-store: membership lookup failed: {e}");
+            Membership::NotYet
+        }
+    }
 }

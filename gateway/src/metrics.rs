@@ -31,6 +31,10 @@ pub struct Metrics {
     pub consumer_lag: IntGauge,
     /// Kafka records that could not be understood (skipped).
     pub bad_records: IntCounter,
+    /// Message records the ledger kept from delivery, by reason.
+    pub not_delivered: IntCounterVec,
+    /// Sends that asked message-store whether the sender is a member.
+    pub membership_lookups: IntCounter,
 }
 
 impl Metrics {
@@ -83,6 +87,21 @@ impl Metrics {
             bad_records: counter(
                 "gateway_bad_records_total",
                 "Kafka records skipped as unreadable",
+            ),
+            not_delivered: register(
+                registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "gateway_records_not_delivered_total",
+                        "Message records the ledger kept from delivery, by reason",
+                    ),
+                    &["reason"],
+                )
+                .expect("valid counter vec"),
+            ),
+            membership_lookups: counter(
+                "gateway_membership_lookups_total",
+                "Sends to a conversation not known here, checked with message-store",
             ),
         }
     }

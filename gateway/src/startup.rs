@@ -18,8 +18,10 @@ use service_kit::TokenVerifier;
 use crate::actors::directory::{CloseAll, Directory};
 use crate::actors::kafka_consumer::KafkaConsumer;
 use crate::actors::session::SessionConfig;
-use crate::kafka::{fanout_consumer, ChatProducer};
+use crate::kafka::{fanout_consumer, ChatProducer, FanOut};
+use crate::ledger::Ledger;
 use crate::metrics::Metrics;
+use crate::roster::Roster;
 use crate::routes::ws::{self, WsState};
 use crate::settings::Settings;
 
@@ -69,9 +71,13 @@ impl Application {
         )
         .context("creating the Kafka producer")?;
 
-        // The consumer starts at the end of every partition, resolved now:
-        // from here on nothing is missed.
-        let consumer = {
+        // The consumer's live part starts at the end of every partition,
+        // resolved now: from here on nothing is missed. Before it, it reads
+        // one admission window back to fill the ledger.
+        let FanOut {
+            consumer,
+            live_from,
+        } = {
             let (bootstrap, prefix, topics, lag) = (
                 settings.kafka_bootstrap.clone(),
                 settings.kafka_group_prefix.clone(),
@@ -87,6 +93,9 @@ impl Application {
             .context("creating the Kafka consumer (are the topics created?)")?
         };
 
+        let roster = Arc::new(Roster::new(&live_from));
+        let ledger = Arc::new(Ledger::default());
+
         let conversation_arbiters: Vec<Arbiter> = (0..settings.arbiter_count())
             .map(|_| Arbiter::new())
             .collect();
@@ -94,15 +103,20 @@ impl Application {
         let directory_arbiter = Arbiter::new();
         let consumer_arbiter = Arbiter::new();
         let directory = {
-            let metrics = metrics.clone();
+            let (metrics, roster) = (metrics.clone(), roster.clone());
             Directory::start_in_arbiter(&directory_arbiter.handle(), move |_| {
-                Directory::new(handles, metrics)
+                Directory::new(handles, roster, metrics)
             })
         };
         {
-            let (directory, metrics, topics) = (directory.clone(), metrics.clone(), topics.clone());
+            let (directory, metrics, topics, ledger) = (
+                directory.clone(),
+                metrics.clone(),
+                topics.clone(),
+                ledger.clone(),
+            );
             KafkaConsumer::start_in_arbiter(&consumer_arbiter.handle(), move |_| {
-                KafkaConsumer::new(consumer, topics, directory, metrics)
+                KafkaConsumer::new(consumer, live_from, topics, ledger, directory, metrics)
             });
         }
         let mut arbiters = conversation_arbiters;
@@ -113,6 +127,8 @@ impl Application {
         let session = Arc::new(SessionConfig {
             producer: producer.clone(),
             directory: directory.clone(),
+            roster,
+            ledger,
             metrics: metrics.clone(),
             keys: JwtKeys::new(settings.jwt_secret.as_bytes()),
             message_store_url: settings.message_store_url.clone(),

@@ -18,10 +18,14 @@
 use std::time::{Duration, Instant};
 
 use actors_common::jwt::{JwtKeys, AUDIENCE_MESSAGE_STORE, ISSUER_BFF};
-use actors_common::{ConversationId, Message, UserId};
+use actors_common::kafka::MESSAGES_PARTITIONS;
+use actors_common::log::{partition_of, LogEvent, MessagePosted, ParticipantsAdded, EVENT_HEADER};
+use actors_common::{ConversationId, UserId};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use message_store::db::ingest::{self, LogRecord};
 use message_store::settings::Settings;
 use message_store::startup::Application;
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 const SECRET: &str = "bench-secret-0123456789abcdefghijkl";
@@ -34,7 +38,6 @@ fn settings(database_url: &str, prefix: &str, ingest: bool) -> Settings {
         jwt_secret: SECRET.into(),
         kafka_bootstrap: test_support::stack().kafka_bootstrap.clone(),
         kafka_topic_prefix: prefix.to_owned(),
-        kafka_group_id: test_support::unique("bench-"),
         kafka_idempotence: false,
         ingest,
         outbox_publisher: true,
@@ -114,23 +117,61 @@ async fn history(total: usize, requests: usize) {
     let mut conn = AsyncPgConnection::establish(&database_url)
         .await
         .expect("connect");
+    // Straight through ingest's own write path (this instance does not
+    // consume Kafka, so the seqs here are the only ones): each
+    // conversation's founder event, then its messages.
+    let mut next_seq = std::collections::HashMap::new();
+    let mut record = |event: LogEvent| {
+        let seq = next_seq.entry(event.conversation_id()).or_insert(0i64);
+        *seq += 1;
+        LogRecord {
+            partition: 0,
+            offset: *seq,
+            event,
+        }
+    };
+    let mut batch: Vec<LogRecord> = std::iter::once(big)
+        .chain(others.iter().copied())
+        .map(|c| {
+            record(LogEvent::ParticipantsAdded(ParticipantsAdded {
+                conversation_id: c,
+                user_ids: vec![me],
+                joined_at: actors_common::time::now_millis(),
+                version: 1,
+                created: true,
+            }))
+        })
+        .collect();
     let mut ids = Vec::with_capacity(total);
-    let mut batch = Vec::with_capacity(5000);
+    let post = |c: ConversationId, body: String| {
+        let m = MessagePosted::new(c, me, body, None, 0);
+        let id = m.id;
+        (id, LogEvent::Message(m))
+    };
     for i in 0..total {
-        let m = Message::new(big, me, format!("message number {i} with some text"), None);
-        ids.push(m.id);
-        batch.push(m);
+        let (id, m) = post(big, format!("message number {i} with some text"));
+        ids.push(id);
+        let mut r = record(m);
+        if let LogEvent::Message(m) = &mut r.event {
+            m.checked_seq = r.offset;
+        }
+        batch.push(r);
         if i % 10 == 0 {
-            batch.push(Message::new(others[i % 9], me, "noise".into(), None));
+            let (_, noise) = post(others[i % 9], "noise".into());
+            let mut r = record(noise);
+            if let LogEvent::Message(m) = &mut r.event {
+                m.checked_seq = r.offset;
+            }
+            batch.push(r);
         }
         if batch.len() >= 5000 {
-            message_store::db::messages::store_batch(&mut conn, &batch)
+            ingest::apply(&mut conn, "bench", &batch, &[])
                 .await
                 .expect("seed");
             batch.clear();
         }
     }
-    message_store::db::messages::store_batch(&mut conn, &batch)
+    ingest::apply(&mut conn, "bench", &batch, &[])
         .await
         .expect("seed");
     diesel_async::RunQueryDsl::execute(diesel::sql_query("VACUUM ANALYZE messages"), &mut conn)
@@ -168,7 +209,8 @@ async fn ingest(total: usize) {
     let database_url =
         test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
     let (prefix, topics) = test_support::fresh_topics().await;
-    // Conversations exist first (the writer checks membership).
+    // Conversations exist first (the writer checks membership), and their
+    // founder events are in the log before the messages.
     let setup = Application::build(settings(&database_url, &prefix, false))
         .await
         .expect("build");
@@ -211,15 +253,39 @@ async fn ingest(total: usize) {
     .create()
     .expect("producer");
     let mut pending = Vec::new();
+    // The next offset of each partition: this is the only producer, so a
+    // message checked "now" is checked at its own offset.
+    let mut next: Vec<i64> = Vec::new();
+    for p in 0..MESSAGES_PARTITIONS {
+        let (_, high) = rdkafka::producer::Producer::client(&producer)
+            .fetch_watermarks(&topics.messages, p, Duration::from_secs(10))
+            .expect("watermarks");
+        next.push(high);
+    }
     for i in 0..total {
         let c = conversations[i % conversations.len()];
-        let m = Message::new(c, me, format!("ingest {i}"), Some(uuid::Uuid::new_v4()));
-        let payload = serde_json::to_vec(&m).expect("json");
+        let partition = partition_of(c, MESSAGES_PARTITIONS);
+        let checked = next[partition as usize];
+        next[partition as usize] += 1;
+        let m = MessagePosted::new(
+            c,
+            me,
+            format!("ingest {i}"),
+            Some(uuid::Uuid::new_v4()),
+            checked,
+        );
+        let payload = LogEvent::Message(m).to_json();
         let key = c.to_string();
         loop {
+            let headers = OwnedHeaders::new().insert(Header {
+                key: EVENT_HEADER,
+                value: Some("message"),
+            });
             match producer.send_result(
                 FutureRecord::to(&topics.messages)
                     .key(&key)
+                    .partition(partition)
+                    .headers(headers)
                     .payload(&payload),
             ) {
                 Ok(f) => {

@@ -10,8 +10,13 @@ pub struct Metrics {
     pub ingested: IntCounter,
     /// Records already stored (redelivery or a resend).
     pub duplicates: IntCounter,
-    /// Records skipped, by reason (`unparseable`, `invalid`, `not_participant`, `unstorable`).
+    /// Records not stored, by reason (`unparseable`, `invalid`, `not_participant`,
+    /// `stale`, `unknown_conversation`, `unstorable`).
     pub skipped: IntCounterVec,
+    /// Membership events applied from the log.
+    pub membership_events: IntCounter,
+    /// Partitions of `chat.messages` this instance ingests.
+    pub partitions_owned: IntGauge,
     /// Records per ingest batch.
     pub batch_size: Histogram,
     /// Seconds per batch write (transaction included).
@@ -41,6 +46,18 @@ impl Metrics {
                 "Messages written from chat.messages",
             ),
             duplicates: counter("message_store_duplicates_total", "Records already stored"),
+            membership_events: counter(
+                "message_store_membership_events_total",
+                "Membership events applied from the log",
+            ),
+            partitions_owned: register(
+                registry,
+                IntGauge::new(
+                    "message_store_ingest_partitions_owned",
+                    "Partitions of chat.messages this instance ingests",
+                )
+                .expect("valid gauge"),
+            ),
             skipped: register(
                 registry,
                 IntCounterVec::new(
@@ -72,7 +89,7 @@ impl Metrics {
             ),
             write_retries: counter(
                 "message_store_write_retries_total",
-                "Batch writes retried while the database was down",
+                "Batch writes retried after a transient failure",
             ),
             outbox_published: counter(
                 "message_store_outbox_published_total",

@@ -25,9 +25,6 @@ pub struct Settings {
     /// Prefix of every topic name (empty in production).
     #[arg(long, env = "KAFKA_TOPIC_PREFIX", default_value = "")]
     pub kafka_topic_prefix: String,
-    /// Consumer group of the ingest consumer, shared by every instance.
-    #[arg(long, env = "KAFKA_GROUP_ID", default_value = "message-store")]
-    pub kafka_group_id: String,
     /// Kafka producer idempotence (see actors_common::kafka).
     #[arg(long, env = "KAFKA_IDEMPOTENCE", default_value_t = false)]
     pub kafka_idempotence: bool,

@@ -7,14 +7,14 @@ use actix_web::{dev::Server, web, App, HttpServer};
 use actors_common::jwt::{JwtKeys, AUDIENCE_MESSAGE_STORE, ISSUER_BFF, ISSUER_GATEWAY};
 use actors_common::kafka::{self, ProducerOptions, Topics};
 use anyhow::Context as _;
-use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, Producer};
 use service_kit::health::Readiness;
 use service_kit::{db, TokenVerifier};
 use tokio::sync::watch;
 
+use crate::kafka::consumer::IngestConfig;
+use crate::kafka::publisher::Publisher;
 use crate::metrics::Metrics;
-use crate::routes::conversations::OutboxBell;
 use crate::settings::Settings;
 
 /// A built, not yet running, message-store.
@@ -64,31 +64,46 @@ impl Application {
         .create()
         .context("creating the Kafka producer")?;
 
+        // Events go to an explicit partition: the count is read once.
+        let partitions = {
+            let (producer, topic) = (producer.clone(), topics.messages.clone());
+            tokio::task::spawn_blocking(move || {
+                kafka::partition_ids(
+                    producer.client(),
+                    &topic,
+                    std::time::Duration::from_secs(10),
+                )
+            })
+            .await
+            .context("metadata task")?
+            .context("reading chat.messages' partitions (are the topics created?)")?
+            .len() as i32
+        };
+        let publisher = Publisher::new(
+            producer.clone(),
+            &topics,
+            partitions,
+            pool.clone(),
+            metrics.clone(),
+            settings.outbox_publisher,
+        );
+
         let (shutdown, _) = watch::channel(false);
         let shutdown = Arc::new(shutdown);
-        let bell = OutboxBell::default();
         let mut tasks = Vec::new();
         if settings.outbox_publisher {
             tasks.push(actix_web::rt::spawn(crate::kafka::publisher::run(
-                producer.clone(),
-                topics.clone(),
-                pool.clone(),
-                metrics.clone(),
-                bell.0.clone(),
+                publisher.clone(),
                 shutdown.subscribe(),
             )));
         }
         if settings.ingest {
-            let consumer: StreamConsumer =
-                kafka::durable_consumer_config(&settings.kafka_bootstrap, &settings.kafka_group_id)
-                    .create()
-                    .context("creating the Kafka consumer")?;
-            consumer
-                .subscribe(&[&topics.messages])
-                .context("subscribing to chat.messages")?;
             tasks.push(actix_web::rt::spawn(crate::kafka::consumer::run(
-                consumer,
-                topics.messages.clone(),
+                IngestConfig {
+                    bootstrap: settings.kafka_bootstrap.clone(),
+                    topic: topics.messages.clone(),
+                    database_url: settings.database_url.clone(),
+                },
                 pool.clone(),
                 metrics.clone(),
                 shutdown.subscribe(),
@@ -106,7 +121,7 @@ impl Application {
         }));
         let registry = web::Data::new(registry);
         let pool = web::Data::new(pool);
-        let bell = web::Data::new(bell);
+        let publisher = web::Data::new(publisher);
 
         let server = HttpServer::new(move || {
             App::new()
@@ -114,7 +129,7 @@ impl Application {
                 .app_data(verifier.clone())
                 .app_data(registry.clone())
                 .app_data(readiness.clone())
-                .app_data(bell.clone())
+                .app_data(publisher.clone())
                 .configure(service_kit::edge)
                 // A group may start with 10,000 participants (~400 KB of ids).
                 .app_data(service_kit::error::json_config_with_limit(1 << 20))

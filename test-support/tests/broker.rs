@@ -1,15 +1,12 @@
-//! The test stack itself, on the real broker: fan-out to unique groups,
-//! durable resume after stored offsets, and isolation between tests.
+//! The test stack itself, on the real broker: fan-out to unique groups and
+//! isolation between tests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::time::Duration;
 
-use actors_common::kafka::durable_consumer_config;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::Message as _;
+use test_support::fresh_topics;
 use test_support::kafka::{produce, producer, Collector};
-use test_support::{fresh_topics, stack, unique};
 
 #[actix_web::test]
 async fn a_message_reaches_two_consumers_with_unique_groups() {
@@ -25,61 +22,6 @@ async fn a_message_reaches_two_consumers_with_unique_groups() {
         assert_eq!(got[0].payload, "hello both");
         assert_eq!(got[0].key.as_deref(), Some("conv-1"));
     }
-}
-
-fn durable(group: &str, topic: &str) -> StreamConsumer {
-    let c: StreamConsumer = durable_consumer_config(&stack().kafka_bootstrap, group)
-        .create()
-        .unwrap();
-    c.subscribe(&[topic]).unwrap();
-    c
-}
-
-async fn next_payload(c: &StreamConsumer) -> (String, i32, i64) {
-    let m = tokio::time::timeout(Duration::from_secs(20), c.recv())
-        .await
-        .expect("a record in time")
-        .unwrap();
-    (
-        String::from_utf8(m.payload().unwrap().to_vec()).unwrap(),
-        m.partition(),
-        m.offset(),
-    )
-}
-
-#[actix_web::test]
-async fn a_durable_consumer_resumes_after_its_stored_offsets() {
-    let (_, topics) = fresh_topics().await;
-    let p = producer();
-    // One key: one partition, so the order is the production order.
-    for i in 0..6 {
-        produce(&p, &topics.messages, "same-key", &format!("m{i}")).await;
-    }
-    let group = unique("durable-");
-
-    let first = durable(&group, &topics.messages);
-    for i in 0..3 {
-        let (payload, partition, offset) = next_payload(&first).await;
-        assert_eq!(payload, format!("m{i}"));
-        first
-            .store_offset(&topics.messages, partition, offset)
-            .unwrap();
-    }
-    // Read one more without storing it: it must come again after restart.
-    let (payload, _, _) = next_payload(&first).await;
-    assert_eq!(payload, "m3");
-    first.commit_consumer_state(CommitMode::Sync).unwrap();
-    drop(first);
-
-    let second = durable(&group, &topics.messages);
-    let resumed: Vec<String> = {
-        let mut v = Vec::new();
-        for _ in 0..3 {
-            v.push(next_payload(&second).await.0);
-        }
-        v
-    };
-    assert_eq!(resumed, ["m3", "m4", "m5"]);
 }
 
 #[actix_web::test]

@@ -217,7 +217,8 @@ async fn rename(
     one(&client, user.user_id, answer.status, answer.body).await
 }
 
-/// History: the query string (`before` / `after` / `limit`) passes through.
+/// History: the query string (`before` / `after` / `before_seq` /
+/// `after_seq` / `limit`) passes through.
 async fn messages(
     req: HttpRequest,
     user: SessionUser,
@@ -228,6 +229,8 @@ async fn messages(
     struct Page {
         before: Option<String>,
         after: Option<String>,
+        before_seq: Option<String>,
+        after_seq: Option<String>,
         limit: Option<String>,
     }
     let page: Page = web::Query::<Page>::from_query(req.query_string())

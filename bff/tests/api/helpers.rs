@@ -59,7 +59,6 @@ pub async fn start_message_store() -> String {
         jwt_secret: SECRET.into(),
         kafka_bootstrap: test_support::stack().kafka_bootstrap.clone(),
         kafka_topic_prefix: topics.prefix.clone(),
-        kafka_group_id: test_support::unique("ms-"),
         kafka_idempotence: false,
         ingest: true,
         outbox_publisher: true,

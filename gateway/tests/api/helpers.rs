@@ -84,7 +84,6 @@ async fn spawn_stack_full(
         jwt_secret: SECRET.into(),
         kafka_bootstrap: bootstrap.to_owned(),
         kafka_topic_prefix: topics.prefix.clone(),
-        kafka_group_id: test_support::unique("ms-"),
         kafka_idempotence: false,
         ingest: true,
         outbox_publisher: true,

@@ -1,16 +1,15 @@
 //! Conversations and membership. Every membership change bumps the
-//! conversation's `membership_version` and writes its outbox events in the
-//! same transaction, so an event exists exactly when the change committed.
+//! conversation's `membership_version` and writes its log event to the
+//! outbox in the same transaction, so an event exists exactly when the
+//! change committed; so does a rename.
 
 use std::collections::HashMap;
 
-use actors_common::kafka::{
-    ParticipantAdded, ParticipantRemoved, TOPIC_PARTICIPANTS_CREATED, TOPIC_PARTICIPANTS_REMOVED,
-};
+use actors_common::log::{ConversationRenamed, LogEvent, ParticipantRemoved, ParticipantsAdded};
 use actors_common::{ConversationId, Message, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -19,7 +18,11 @@ use super::models::{
     KIND_PRIVATE,
 };
 use super::outbox;
-use super::schema::{conversations, participants};
+use super::schema::{conversations, log_members, participants};
+
+/// Founders named in one `participants_added` record: a group created with
+/// 10,000 people is ten records of about 40 KB, not one of 400 KB.
+pub const FOUNDERS_PER_RECORD: usize = 1000;
 
 /// Why a membership change or a lookup was refused.
 #[derive(Debug, thiserror::Error)]
@@ -44,17 +47,18 @@ fn now() -> DateTime<Utc> {
 
 fn added_event(
     conversation: Uuid,
-    user: Uuid,
+    users: &[Uuid],
     joined_at: DateTime<Utc>,
     version: i64,
-) -> serde_json::Value {
-    serde_json::to_value(ParticipantAdded {
+    created: bool,
+) -> LogEvent {
+    LogEvent::ParticipantsAdded(ParticipantsAdded {
         conversation_id: ConversationId(conversation),
-        user_id: UserId(user),
+        user_ids: users.iter().copied().map(UserId).collect(),
         joined_at,
         version,
+        created,
     })
-    .unwrap_or_default()
 }
 
 async fn insert_participants(
@@ -79,20 +83,15 @@ async fn insert_participants(
             .execute(conn)
             .await?;
     }
-    let key = conversation.id.to_string();
-    for user in users {
-        outbox::enqueue(
-            conn,
-            TOPIC_PARTICIPANTS_CREATED,
-            &key,
-            added_event(
-                conversation.id,
-                *user,
-                joined_at,
-                conversation.membership_version,
-            ),
-        )
-        .await?;
+    for founders in users.chunks(FOUNDERS_PER_RECORD) {
+        let event = added_event(
+            conversation.id,
+            founders,
+            joined_at,
+            conversation.membership_version,
+            true,
+        );
+        outbox::enqueue(conn, &event).await?;
     }
     Ok(())
 }
@@ -197,14 +196,43 @@ pub async fn membership(
         .optional()
 }
 
-/// The ids of `user`'s conversations.
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = SqlUuid)]
+    conversation_id: Uuid,
+}
+
+/// The ids of `user`'s conversations whose event adding them is in the log
+/// (what a gateway joins a session to at connect). A membership whose event
+/// is still in the outbox is left out: the gateway applies it when the
+/// event arrives, so a message of the user can never precede their arrival.
 pub async fn ids_for_user(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<Vec<Uuid>> {
-    participants::table
-        .filter(participants::user_id.eq(user))
-        .filter(participants::left_at.is_null())
-        .select(participants::conversation_id)
-        .load(conn)
-        .await
+    let rows: Vec<IdRow> = diesel::sql_query(
+        "SELECT p.conversation_id FROM participants p \
+          WHERE p.user_id = $1 AND p.left_at IS NULL \
+            AND NOT EXISTS (SELECT 1 FROM outbox o \
+                  WHERE o.key = p.conversation_id::text AND o.event = 'participants_added' \
+                    AND o.payload->'user_ids' @> jsonb_build_array(p.user_id::text))",
+    )
+    .bind::<SqlUuid, _>(user)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.conversation_id).collect())
+}
+
+/// Whether `user` may send to `conversation` now: `None` when they are not a
+/// participant, `Some(false)` while the event adding them is still unsent,
+/// `Some(true)` when it is in the log.
+pub async fn announced_member(
+    conn: &mut AsyncPgConnection,
+    conversation: Uuid,
+    user: Uuid,
+) -> QueryResult<Option<bool>> {
+    if membership(conn, conversation, user).await?.is_none() {
+        return Ok(None);
+    }
+    let pending = outbox::add_pending(conn, ConversationId(conversation), UserId(user)).await?;
+    Ok(Some(!pending))
 }
 
 /// Active participants of each conversation, in joining order.
@@ -232,21 +260,39 @@ async fn participants_of(
     Ok(by_conversation)
 }
 
+/// From where `viewer` may see each of `ids` (see
+/// `messages::visible_after`); conversations whose event adding them ingest
+/// has not read yet are absent.
+async fn floors(
+    conn: &mut AsyncPgConnection,
+    viewer: Uuid,
+    ids: &[Uuid],
+) -> QueryResult<HashMap<Uuid, i64>> {
+    let rows: Vec<(Uuid, i64)> = log_members::table
+        .filter(log_members::user_id.eq(viewer))
+        .filter(log_members::conversation_id.eq_any(ids))
+        .filter(log_members::active.eq(true))
+        .select((log_members::conversation_id, log_members::seq))
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// The newest message of each conversation that its viewer may see (one
 /// index probe per conversation, in one statement).
 async fn last_messages(
     conn: &mut AsyncPgConnection,
-    ids: &[Uuid],
-    floors: &[Uuid],
+    floors: &HashMap<Uuid, i64>,
 ) -> QueryResult<HashMap<Uuid, Message>> {
+    let (ids, floors): (Vec<Uuid>, Vec<i64>) = floors.iter().map(|(c, f)| (*c, *f)).unzip();
     let rows: Vec<MessageRow> = diesel::sql_query(
         "SELECT m.* FROM unnest($1, $2) AS c(id, floor) \
          CROSS JOIN LATERAL (SELECT * FROM messages \
-             WHERE conversation_id = c.id AND id >= c.floor \
-             ORDER BY id DESC LIMIT 1) m",
+             WHERE conversation_id = c.id AND seq > c.floor \
+             ORDER BY seq DESC LIMIT 1) m",
     )
     .bind::<Array<SqlUuid>, _>(ids)
-    .bind::<Array<SqlUuid>, _>(floors)
+    .bind::<Array<BigInt>, _>(floors)
     .load(conn)
     .await?;
     Ok(rows
@@ -261,9 +307,12 @@ async fn views(
     memberships: Vec<(ConversationRow, ParticipantRow)>,
 ) -> QueryResult<Vec<ConversationView>> {
     let ids: Vec<Uuid> = memberships.iter().map(|(c, _)| c.id).collect();
-    let floors: Vec<Uuid> = memberships.iter().map(|(_, p)| p.visible_from()).collect();
+    let Some(viewer) = <[_]>::first(&memberships).map(|(_, p)| p.user_id) else {
+        return Ok(Vec::new());
+    };
     let mut people = participants_of(conn, &ids).await?;
-    let mut last = last_messages(conn, &ids, &floors).await?;
+    let floors = floors(conn, viewer, &ids).await?;
+    let mut last = last_messages(conn, &floors).await?;
     Ok(memberships
         .into_iter()
         .map(|(c, _)| ConversationView {
@@ -317,11 +366,19 @@ pub async fn rename(
     if row.is_private() {
         return Err(MembershipError::PrivateImmutable);
     }
-    diesel::update(conversations::table.find(conversation))
-        .set(conversations::name.eq(name))
-        .execute(conn)
-        .await?;
-    Ok(())
+    conn.transaction(async |conn| {
+        diesel::update(conversations::table.find(conversation))
+            .set(conversations::name.eq(name))
+            .execute(conn)
+            .await?;
+        let event = LogEvent::ConversationRenamed(ConversationRenamed {
+            conversation_id: ConversationId(conversation),
+            name: name.to_owned(),
+        });
+        outbox::enqueue(conn, &event).await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Locks the conversation row (serialising membership changes of one
@@ -397,9 +454,7 @@ pub async fn add_participant(
             .await?;
         outbox::enqueue(
             conn,
-            TOPIC_PARTICIPANTS_CREATED,
-            &conversation.to_string(),
-            added_event(conversation, user, joined_at, version),
+            &added_event(conversation, &[user], joined_at, version, false),
         )
         .await?;
         Ok(ParticipantView {
@@ -430,18 +485,12 @@ pub async fn remove_participant(
         if removed == 0 {
             return Err(MembershipError::ParticipantNotFound);
         }
-        let event = ParticipantRemoved {
+        let event = LogEvent::ParticipantRemoved(ParticipantRemoved {
             conversation_id: ConversationId(conversation),
             user_id: UserId(user),
             version,
-        };
-        outbox::enqueue(
-            conn,
-            TOPIC_PARTICIPANTS_REMOVED,
-            &conversation.to_string(),
-            serde_json::to_value(event).unwrap_or_default(),
-        )
-        .await?;
+        });
+        outbox::enqueue(conn, &event).await?;
         Ok(())
     })
     .await

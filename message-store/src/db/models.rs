@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::schema::{conversations, messages, participants};
+use super::schema::{conversations, log_members, messages, participants};
 
 pub const KIND_PRIVATE: &str = "private";
 pub const KIND_GROUP: &str = "group";
@@ -38,11 +38,15 @@ pub struct ParticipantRow {
     pub left_at: Option<DateTime<Utc>>,
 }
 
-impl ParticipantRow {
-    /// The smallest message id this participant may see (see `MessageId::floor_at_millis`).
-    pub fn visible_from(&self) -> Uuid {
-        MessageId::floor_at_millis(self.joined_at.timestamp_millis()).0
-    }
+/// A (conversation, user)'s latest membership event, as ingest read it
+/// from the log: whether it added them, and at which seq.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = log_members, check_for_backend(diesel::pg::Pg))]
+pub struct LogMemberRow {
+    pub conversation_id: Uuid,
+    pub user_id: Uuid,
+    pub active: bool,
+    pub seq: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable, Insertable, QueryableByName)]
@@ -54,6 +58,7 @@ pub struct MessageRow {
     pub body: String,
     pub created_at: DateTime<Utc>,
     pub client_id: Option<Uuid>,
+    pub seq: i64,
 }
 
 impl From<MessageRow> for Message {
@@ -65,6 +70,7 @@ impl From<MessageRow> for Message {
             body: r.body,
             created_at: r.created_at,
             client_id: r.client_id,
+            seq: r.seq,
         }
     }
 }
@@ -78,6 +84,7 @@ impl From<&Message> for MessageRow {
             body: m.body.clone(),
             created_at: m.created_at,
             client_id: m.client_id,
+            seq: m.seq,
         }
     }
 }

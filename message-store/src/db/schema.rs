@@ -13,6 +13,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    ingest_offsets (topic, partition) {
+        topic -> Text,
+        partition -> Int4,
+        next_offset -> Int8,
+    }
+}
+
+diesel::table! {
+    log_members (conversation_id, user_id) {
+        conversation_id -> Uuid,
+        user_id -> Uuid,
+        active -> Bool,
+        seq -> Int8,
+    }
+}
+
+diesel::table! {
     messages (conversation_id, id) {
         conversation_id -> Uuid,
         id -> Uuid,
@@ -20,6 +37,7 @@ diesel::table! {
         body -> Text,
         created_at -> Timestamptz,
         client_id -> Nullable<Uuid>,
+        seq -> Int8,
     }
 }
 
@@ -30,6 +48,7 @@ diesel::table! {
         key -> Text,
         payload -> Jsonb,
         created_at -> Timestamptz,
+        event -> Text,
     }
 }
 
@@ -42,7 +61,15 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(log_members -> conversations (conversation_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(participants -> conversations (conversation_id));
 
-diesel::allow_tables_to_appear_in_same_query!(conversations, messages, outbox, participants,);
+diesel::allow_tables_to_appear_in_same_query!(
+    conversations,
+    ingest_offsets,
+    log_members,
+    messages,
+    outbox,
+    participants,
+);

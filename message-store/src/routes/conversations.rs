@@ -1,6 +1,13 @@
 //! `/conversations`: the caller's conversations and their membership.
+//!
+//! A request that changes membership or a name answers only after its log
+//! event is in Kafka (`Publisher::announce`), so every gateway applies the
+//! change before any message sent after the answer: membership is causal.
+//! If the broker does not take the event in time the change still stands
+//! (the outbox sends it later); a removal then answers 503, because until
+//! its event is in the log the removed user could still send.
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use actors_common::{validation, ConversationId, UserId};
@@ -8,17 +15,15 @@ use serde::Deserialize;
 use serde_json::json;
 use service_kit::db::PgPool;
 use service_kit::{Caller, HttpError};
-use tokio::sync::Notify;
 
 use crate::db::conversations::{self, MembershipError};
+use crate::kafka::publisher::Publisher;
 
 /// Most participants a group may be created with in one request.
 pub const MAX_INITIAL_PARTICIPANTS: usize = 10_000;
 
-/// Rung after a membership change commits, so the outbox publisher sends
-/// its events at once instead of at its next poll.
-#[derive(Clone, Debug, Default)]
-pub struct OutboxBell(pub Arc<Notify>);
+/// How long a request waits for its event to be in the log.
+pub const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -27,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(create)),
     )
     .route("/conversations/ids", web::get().to(ids))
+    .route("/conversations/{id}/membership", web::get().to(membership))
     .service(
         web::resource("/conversations/{id}")
             .route(web::get().to(get))
@@ -52,6 +58,30 @@ async fn ids(caller: Caller, pool: web::Data<PgPool>) -> Result<HttpResponse, Ht
     let mut conn = pool.get().await?;
     let ids = conversations::ids_for_user(&mut conn, caller.user_id.as_uuid()).await?;
     Ok(HttpResponse::Ok().json(json!({ "ids": ids })))
+}
+
+/// `GET /conversations/{id}/membership`: whether the caller may send there
+/// now. A gateway asks when a session sends to a conversation it has not
+/// heard of yet (created a moment ago). 404 for non-members (existence is
+/// not told); 503 `unavailable` while the event adding the caller is not in
+/// the log yet.
+async fn membership(
+    caller: Caller,
+    pool: web::Data<PgPool>,
+    id: web::Path<ConversationId>,
+) -> Result<HttpResponse, HttpError> {
+    let mut conn = pool.get().await?;
+    match conversations::announced_member(&mut conn, id.as_uuid(), caller.user_id.as_uuid()).await?
+    {
+        None => Err(MembershipError::NotFound.into()),
+        Some(false) => Err(HttpError::unavailable(
+            "the membership is not announced yet, try again",
+        )),
+        Some(true) => Ok(HttpResponse::Ok().json(json!({
+            "conversation_id": id.into_inner(),
+            "user_id": caller.user_id,
+        }))),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,7 +111,7 @@ async fn view_as(
 async fn create(
     caller: Caller,
     pool: web::Data<PgPool>,
-    bell: web::Data<OutboxBell>,
+    publisher: web::Data<Publisher>,
     body: web::Json<NewConversation>,
 ) -> Result<HttpResponse, HttpError> {
     let me = caller.user_id;
@@ -114,7 +144,9 @@ async fn create(
         }
     };
     if created {
-        bell.0.notify_one();
+        publisher
+            .announce(ConversationId(row.id), ANNOUNCE_TIMEOUT)
+            .await;
         log::info!(
             "conversations: conversation_id={} created by user_id={me}",
             row.id
@@ -147,6 +179,7 @@ pub struct Rename {
 async fn rename(
     caller: Caller,
     pool: web::Data<PgPool>,
+    publisher: web::Data<Publisher>,
     id: web::Path<ConversationId>,
     body: web::Json<Rename>,
 ) -> Result<HttpResponse, HttpError> {
@@ -154,6 +187,7 @@ async fn rename(
     validation::group_name(&name).map_err(HttpError::from_invalid)?;
     let mut conn = pool.get().await?;
     conversations::rename(&mut conn, id.as_uuid(), caller.user_id.as_uuid(), &name).await?;
+    publisher.announce(*id, ANNOUNCE_TIMEOUT).await;
     let view = view_as(&mut conn, id.as_uuid(), caller.user_id).await?;
     Ok(HttpResponse::Ok().json(json!({ "conversation": view })))
 }
@@ -166,7 +200,7 @@ pub struct NewParticipant {
 async fn add_participant(
     caller: Caller,
     pool: web::Data<PgPool>,
-    bell: web::Data<OutboxBell>,
+    publisher: web::Data<Publisher>,
     id: web::Path<ConversationId>,
     body: web::Json<NewParticipant>,
 ) -> Result<HttpResponse, HttpError> {
@@ -179,7 +213,7 @@ async fn add_participant(
         user.as_uuid(),
     )
     .await?;
-    bell.0.notify_one();
+    publisher.announce(*id, ANNOUNCE_TIMEOUT).await;
     log::info!(
         "participants: user_id={user} added to conversation_id={id} by user_id={}",
         caller.user_id
@@ -190,7 +224,7 @@ async fn add_participant(
 async fn remove_participant(
     caller: Caller,
     pool: web::Data<PgPool>,
-    bell: web::Data<OutboxBell>,
+    publisher: web::Data<Publisher>,
     path: web::Path<(ConversationId, UserId)>,
 ) -> Result<HttpResponse, HttpError> {
     let (id, user) = path.into_inner();
@@ -202,10 +236,14 @@ async fn remove_participant(
         user.as_uuid(),
     )
     .await?;
-    bell.0.notify_one();
     log::info!(
         "participants: user_id={user} removed from conversation_id={id} by user_id={}",
         caller.user_id
     );
+    if !publisher.announce(id, ANNOUNCE_TIMEOUT).await {
+        return Err(HttpError::unavailable(
+            "the removal is saved but not in effect yet; it will be shortly",
+        ));
+    }
     Ok(HttpResponse::NoContent().finish())
 }

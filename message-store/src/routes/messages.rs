@@ -1,5 +1,12 @@
-//! `GET /conversations/{id}/messages`: keyset history, visible from the
-//! caller's `joined_at`.
+//! `GET /conversations/{id}/messages`: keyset history in `seq` order,
+//! visible from the event that added the caller.
+//!
+//! `before` / `after` name a message id (the protocol's cursors); the page
+//! holds the messages on the far side of that message's seq. An id that is
+//! not a stored message of the conversation is refused (`invalid_cursor`),
+//! since it has no place in the order. `before_seq` / `after_seq` (an
+//! extension) take the seq itself, so a client can catch up after the last
+//! message it saw live even before message-store has stored that message.
 
 use actix_web::{web, HttpResponse};
 use actors_common::{ConversationId, Message, MessageId};
@@ -22,7 +29,39 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct HistoryQuery {
     before: Option<MessageId>,
     after: Option<MessageId>,
+    before_seq: Option<i64>,
+    after_seq: Option<i64>,
     limit: Option<i64>,
+}
+
+/// The one cursor a query names, by id or by seq.
+enum Named {
+    Latest,
+    BeforeId(MessageId),
+    AfterId(MessageId),
+    Seq(Cursor),
+}
+
+fn named(q: &HistoryQuery) -> Result<Named, HttpError> {
+    let given = [
+        q.before.is_some(),
+        q.after.is_some(),
+        q.before_seq.is_some(),
+        q.after_seq.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return Err(HttpError::bad_request(
+            "invalid_query",
+            "use one of before, after, before_seq, after_seq",
+        ));
+    }
+    Ok(match (q.before, q.after, q.before_seq, q.after_seq) {
+        (Some(b), ..) => Named::BeforeId(b),
+        (_, Some(a), ..) => Named::AfterId(a),
+        (_, _, Some(b), _) => Named::Seq(Cursor::Before(b)),
+        (_, _, _, Some(a)) => Named::Seq(Cursor::After(a)),
+        _ => Named::Latest,
+    })
 }
 
 /// Newest first without a cursor or with `before`; oldest first with
@@ -41,23 +80,37 @@ async fn history(
             format!("limit must be 1 to {MAX_LIMIT}"),
         ));
     }
-    let cursor = match (q.before, q.after) {
-        (Some(_), Some(_)) => {
-            return Err(HttpError::bad_request(
-                "invalid_query",
-                "use either before or after, not both",
-            ))
-        }
-        (Some(b), None) => Cursor::Before(b.0),
-        (None, Some(a)) => Cursor::After(a.0),
-        (None, None) => Cursor::Latest,
-    };
+    let named = named(&q)?;
+    let (conversation, me) = (id.as_uuid(), caller.user_id.as_uuid());
     let mut conn = pool.get().await?;
-    let (_, me) = conversations::membership(&mut conn, id.as_uuid(), caller.user_id.as_uuid())
+    conversations::membership(&mut conn, conversation, me)
         .await?
         .ok_or(MembershipError::NotFound)?;
-    let (rows, more) =
-        messages::page(&mut conn, id.as_uuid(), me.visible_from(), cursor, limit).await?;
+    let cursor = match named {
+        Named::Latest => Cursor::Latest,
+        Named::Seq(c) => c,
+        Named::BeforeId(m) | Named::AfterId(m) => {
+            let seq = messages::seq_of(&mut conn, conversation, m.0)
+                .await?
+                .ok_or_else(|| {
+                    HttpError::bad_request(
+                        "invalid_cursor",
+                        "no such message in this conversation (or not stored yet: use after_seq)",
+                    )
+                })?;
+            if matches!(named, Named::BeforeId(_)) {
+                Cursor::Before(seq)
+            } else {
+                Cursor::After(seq)
+            }
+        }
+    };
+    // Until ingest has read the event that added the caller, nothing stored
+    // is theirs to see.
+    let (rows, more) = match messages::visible_after(&mut conn, conversation, me).await? {
+        Some(floor) => messages::page(&mut conn, conversation, floor, cursor, limit).await?,
+        None => (Vec::new(), false),
+    };
     let next = if more {
         rows.last().map(|r| r.id)
     } else {

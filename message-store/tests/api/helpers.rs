@@ -4,11 +4,14 @@ use std::time::Duration;
 
 use actors_common::jwt::{JwtKeys, AUDIENCE_MESSAGE_STORE, ISSUER_BFF};
 use actors_common::kafka::Topics;
+use actors_common::kafka::MESSAGES_PARTITIONS;
+use actors_common::log::{partition_of, LogEvent, MessagePosted};
 use actors_common::{ConversationId, Message, UserId};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use message_store::settings::Settings;
 use message_store::startup::{Application, StopHandle};
 use serde_json::Value;
+use test_support::kafka::{end_offset, produce_log};
 
 pub const SECRET: &str = "message-store-test-secret-0123456789";
 
@@ -16,13 +19,12 @@ pub struct TestApp {
     pub base: String,
     pub database_url: String,
     pub topics: Topics,
-    pub group_id: String,
     pub keys: JwtKeys,
     pub client: awc::Client,
     pub stop: StopHandle,
 }
 
-pub fn settings(database_url: &str, topics: &Topics, group_id: &str) -> Settings {
+pub fn settings(database_url: &str, topics: &Topics) -> Settings {
     Settings {
         host: "127.0.0.1".into(),
         port: 0,
@@ -30,7 +32,6 @@ pub fn settings(database_url: &str, topics: &Topics, group_id: &str) -> Settings
         jwt_secret: SECRET.into(),
         kafka_bootstrap: test_support::stack().kafka_bootstrap.clone(),
         kafka_topic_prefix: topics.prefix.clone(),
-        kafka_group_id: group_id.to_owned(),
         kafka_idempotence: false,
         ingest: true,
         outbox_publisher: true,
@@ -43,14 +44,12 @@ pub async fn spawn_app() -> TestApp {
     let database_url =
         test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
     let (_, topics) = test_support::fresh_topics().await;
-    let group = test_support::unique("ms-");
-    spawn_with(settings(&database_url, &topics, &group)).await
+    spawn_with(settings(&database_url, &topics)).await
 }
 
 pub async fn spawn_with(settings: Settings) -> TestApp {
     let database_url = settings.database_url.clone();
     let topics = Topics::with_prefix(&settings.kafka_topic_prefix);
-    let group_id = settings.kafka_group_id.clone();
     let app = Application::build(settings)
         .await
         .expect("build message-store");
@@ -61,7 +60,6 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
         base,
         database_url,
         topics,
-        group_id,
         keys: JwtKeys::new(SECRET.as_bytes()),
         client: awc::Client::builder()
             .timeout(Duration::from_secs(20))
@@ -129,29 +127,62 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Writes messages straight to the database (history tests do not need Kafka).
+    /// Posts `n` messages through Kafka, as a gateway would, and waits
+    /// until ingest stored them; returns them with their seqs, in order.
     pub async fn seed(
         &self,
         conversation: ConversationId,
         sender: UserId,
         n: usize,
     ) -> Vec<Message> {
-        let msgs: Vec<Message> = (0..n)
-            .map(|i| {
-                Message::new(
+        let bodies: Vec<String> = (0..n).map(|i| format!("message {i}")).collect();
+        self.seed_bodies(conversation, sender, &bodies).await
+    }
+
+    /// Posts these bodies in order (see [`TestApp::seed`]).
+    pub async fn seed_bodies(
+        &self,
+        conversation: ConversationId,
+        sender: UserId,
+        bodies: &[String],
+    ) -> Vec<Message> {
+        let before = self.stored(conversation).await.len();
+        let producer = test_support::kafka::producer();
+        let partition = partition_of(conversation, MESSAGES_PARTITIONS);
+        let checked = end_offset(&producer, &self.topics.messages, partition).await;
+        let posted: Vec<MessagePosted> = bodies
+            .iter()
+            .map(|b| {
+                MessagePosted::new(
                     conversation,
                     sender,
-                    format!("message {i}"),
+                    b.clone(),
                     Some(uuid::Uuid::new_v4()),
+                    checked,
                 )
             })
             .collect();
-        let mut conn = self.conn().await;
-        let stored = message_store::db::messages::store_batch(&mut conn, &msgs)
-            .await
-            .unwrap();
-        assert_eq!(stored.inserted, n);
-        msgs
+        // Concurrently, but one partition keeps the order they were queued in.
+        let events: Vec<LogEvent> = posted.iter().cloned().map(LogEvent::Message).collect();
+        let seqs = futures_util::future::join_all(
+            events
+                .iter()
+                .map(|e| produce_log(&producer, &self.topics.messages, e)),
+        )
+        .await;
+        let sent: Vec<Message> = posted
+            .into_iter()
+            .zip(seqs)
+            .map(|(m, seq)| m.at(seq))
+            .collect();
+        let want = before + bodies.len();
+        assert_eq!(
+            self.wait_for_rows(conversation, want, Duration::from_secs(60))
+                .await,
+            want,
+            "ingest stored what was posted"
+        );
+        sent
     }
 
     /// Rows of a conversation, oldest first.

@@ -1,108 +1,19 @@
+//! Ingest on the real broker: what the log admits is stored once, with its
+//! offset as seq; what it refuses is not; a restart resumes exactly.
+
 use std::collections::HashSet;
 use std::time::Duration;
 
+use actors_common::kafka::MESSAGES_PARTITIONS;
+use actors_common::log::{partition_of, LogEvent, MessagePosted, ParticipantRemoved, WINDOW};
 use actors_common::{Message, UserId};
-use test_support::kafka::{produce, producer};
+use serde_json::json;
+use test_support::kafka::{end_offset, produce, produce_log, producer};
 
-use crate::helpers::{settings, spawn_app, spawn_with};
+use crate::helpers::{settings, spawn_app, spawn_with, TestApp};
 
-fn json(m: &Message) -> String {
-    serde_json::to_string(m).unwrap()
-}
-
-#[actix_web::test]
-async fn messages_from_kafka_are_stored() {
-    let app = spawn_app().await;
-    let me = UserId::new_random();
-    let conv = app.create_group(me, &[]).await;
-    let p = producer();
-    let sent: Vec<Message> = (0..50)
-        .map(|i| Message::new(conv, me, format!("hi {i}"), Some(uuid::Uuid::new_v4())))
-        .collect();
-    for m in &sent {
-        produce(&p, &app.topics.messages, &conv.to_string(), &json(m)).await;
-    }
-    assert_eq!(
-        app.wait_for_rows(conv, 50, Duration::from_secs(20)).await,
-        50
-    );
-    let stored: Vec<Message> = app
-        .stored(conv)
-        .await
-        .into_iter()
-        .map(Message::from)
-        .collect();
-    assert_eq!(stored, sent, "same fields, same order");
-}
-
-#[actix_web::test]
-async fn redelivery_and_resends_are_stored_once() {
-    let app = spawn_app().await;
-    let me = UserId::new_random();
-    let conv = app.create_group(me, &[]).await;
-    let p = producer();
-    let original = Message::new(conv, me, "once".into(), Some(uuid::Uuid::new_v4()));
-    // The same record twice (a redelivery).
-    produce(
-        &p,
-        &app.topics.messages,
-        &conv.to_string(),
-        &json(&original),
-    )
-    .await;
-    produce(
-        &p,
-        &app.topics.messages,
-        &conv.to_string(),
-        &json(&original),
-    )
-    .await;
-    // A resend: new message id, same sender and client id.
-    let mut resend = Message::new(conv, me, "once".into(), original.client_id);
-    resend.client_id = original.client_id;
-    produce(&p, &app.topics.messages, &conv.to_string(), &json(&resend)).await;
-    // A marker, to know when everything before it was processed.
-    let marker = Message::new(conv, me, "marker".into(), None);
-    produce(&p, &app.topics.messages, &conv.to_string(), &json(&marker)).await;
-
-    assert_eq!(app.wait_for_rows(conv, 2, Duration::from_secs(20)).await, 2);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let rows = app.stored(conv).await;
-    assert_eq!(rows.len(), 2, "{rows:?}");
-    assert_eq!(rows[0].id, original.id.0);
-    assert_eq!(rows[1].id, marker.id.0);
-}
-
-#[actix_web::test]
-async fn bad_records_are_skipped_without_blocking_the_partition() {
-    let app = spawn_app().await;
-    let (me, stranger) = (UserId::new_random(), UserId::new_random());
-    let conv = app.create_group(me, &[]).await;
-    let p = producer();
-    let key = conv.to_string();
-    produce(&p, &app.topics.messages, &key, "{not json").await;
-    produce(
-        &p,
-        &app.topics.messages,
-        &key,
-        &json(&Message::new(conv, me, "   ".into(), None)),
-    )
-    .await;
-    produce(
-        &p,
-        &app.topics.messages,
-        &key,
-        &json(&Message::new(conv, stranger, "intruder".into(), None)),
-    )
-    .await;
-    let good = Message::new(conv, me, "after the bad ones".into(), None);
-    produce(&p, &app.topics.messages, &key, &json(&good)).await;
-
-    assert_eq!(app.wait_for_rows(conv, 1, Duration::from_secs(20)).await, 1);
-    let rows = app.stored(conv).await;
-    assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].id, good.id.0);
-    let metrics = app
+async fn metrics(app: &TestApp) -> String {
+    let body = app
         .client
         .get(format!("{}/metrics", app.base))
         .send()
@@ -111,53 +22,180 @@ async fn bad_records_are_skipped_without_blocking_the_partition() {
         .body()
         .await
         .unwrap();
-    let metrics = String::from_utf8_lossy(&metrics);
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+#[actix_web::test]
+async fn messages_from_kafka_are_stored_with_their_offset_as_seq() {
+    let app = spawn_app().await;
+    let me = UserId::new_random();
+    let conv = app.create_group(me, &[]).await;
+    let sent = app.seed(conv, me, 50).await;
+    let stored: Vec<Message> = app
+        .stored(conv)
+        .await
+        .into_iter()
+        .map(Message::from)
+        .collect();
+    assert_eq!(stored, sent, "same fields and seqs, same order");
+    assert!(sent.windows(2).all(|w| w[0].seq < w[1].seq));
+}
+
+#[actix_web::test]
+async fn redelivery_and_resends_are_stored_once() {
+    let app = spawn_app().await;
+    let me = UserId::new_random();
+    let conv = app.create_group(me, &[]).await;
+    let p = producer();
+    let topic = &app.topics.messages;
+    let checked = end_offset(&p, topic, partition_of(conv, MESSAGES_PARTITIONS)).await;
+    let original = MessagePosted::new(conv, me, "once".into(), Some(uuid::Uuid::new_v4()), checked);
+    // The same record twice (a producer retry), then a resend: a new
+    // message id with the same sender and client id.
+    let first = produce_log(&p, topic, &LogEvent::Message(original.clone())).await;
+    produce_log(&p, topic, &LogEvent::Message(original.clone())).await;
+    let mut resend = MessagePosted::new(conv, me, "once".into(), original.client_id, checked);
+    resend.client_id = original.client_id;
+    produce_log(&p, topic, &LogEvent::Message(resend)).await;
+    // A marker: when it is stored, everything before it was decided.
+    let marker = MessagePosted::new(conv, me, "marker".into(), None, checked);
+    let marker_seq = produce_log(&p, topic, &LogEvent::Message(marker.clone())).await;
+
+    assert_eq!(app.wait_for_rows(conv, 2, Duration::from_secs(20)).await, 2);
+    let rows = app.stored(conv).await;
+    assert_eq!(
+        rows.iter().map(|r| (r.id, r.seq)).collect::<Vec<_>>(),
+        [(original.id.0, first), (marker.id.0, marker_seq)]
+    );
+    assert!(metrics(&app)
+        .await
+        .contains("message_store_duplicates_total 2"));
+}
+
+#[actix_web::test]
+async fn what_the_log_refuses_is_not_stored_and_does_not_block_the_partition() {
+    let app = spawn_app().await;
+    let (me, stranger, leaver) = (
+        UserId::new_random(),
+        UserId::new_random(),
+        UserId::new_random(),
+    );
+    let conv = app.create_group(me, &[leaver]).await;
+    let p = producer();
+    let topic = &app.topics.messages;
+    let partition = partition_of(conv, MESSAGES_PARTITIONS);
+    let key = conv.to_string();
+    let checked = end_offset(&p, topic, partition).await;
+    let post = |sender, body: &str, checked| {
+        LogEvent::Message(MessagePosted::new(conv, sender, body.into(), None, checked))
+    };
+    produce(&p, topic, &key, "{not json").await;
+    produce_log(&p, topic, &post(me, "   ", checked)).await;
+    produce_log(&p, topic, &post(stranger, "intruder", checked)).await;
+    // The leaver's removal lands, then a message they sent just before it
+    // was known: refused, as every gateway refuses it.
+    produce_log(
+        &p,
+        topic,
+        &LogEvent::ParticipantRemoved(ParticipantRemoved {
+            conversation_id: conv,
+            user_id: leaver,
+            version: 2,
+        }),
+    )
+    .await;
+    produce_log(&p, topic, &post(leaver, "too late", checked)).await;
+    let good = app
+        .seed_bodies(conv, me, &["after the bad ones".into()])
+        .await;
+
+    let rows = app.stored(conv).await;
+    assert_eq!(
+        rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [good[0].id.0]
+    );
+    let m = metrics(&app).await;
     for line in [
         "message_store_skipped_total{reason=\"unparseable\"} 1",
         "message_store_skipped_total{reason=\"invalid\"} 1",
-        "message_store_skipped_total{reason=\"not_participant\"} 1",
+        "message_store_skipped_total{reason=\"not_participant\"} 2",
+        "message_store_membership_events_total 2",
     ] {
-        assert!(metrics.contains(line), "missing {line} in\n{metrics}");
+        assert!(m.contains(line), "missing {line} in\n{m}");
     }
 }
 
 #[actix_web::test]
-async fn a_restarted_consumer_stores_every_message_exactly_once() {
+async fn a_message_checked_more_than_a_window_ago_is_stale() {
+    let app = spawn_app().await;
+    let me = UserId::new_random();
+    let conv = app.create_group(me, &[]).await;
+    let p = producer();
+    let topic = &app.topics.messages;
+    let end = end_offset(&p, topic, partition_of(conv, MESSAGES_PARTITIONS)).await;
+    // As if the sending gateway had applied nothing for WINDOW + 1 offsets.
+    let old = MessagePosted::new(conv, me, "old view".into(), None, end - WINDOW - 1);
+    produce_log(&p, topic, &LogEvent::Message(old)).await;
+    let good = app.seed_bodies(conv, me, &["fresh view".into()]).await;
+    let rows = app.stored(conv).await;
+    assert_eq!(
+        rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [good[0].id.0]
+    );
+    assert!(metrics(&app)
+        .await
+        .contains("message_store_skipped_total{reason=\"stale\"} 1"));
+}
+
+#[actix_web::test]
+async fn a_member_removed_and_re_added_keeps_every_message_sent_while_a_member() {
+    let app = spawn_app().await;
+    let (owner, bob) = (UserId::new_random(), UserId::new_random());
+    let conv = app.create_group(owner, &[bob]).await;
+    let before = app.seed(conv, bob, 3).await;
+    let path = format!("/conversations/{conv}/participants");
+    assert_eq!(
+        app.call("DELETE", &format!("{path}/{bob}"), owner, None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(app.post(&path, owner, json!({"user_id": bob})).await.0, 201);
+    let after = app.seed(conv, bob, 2).await;
+    let stored: Vec<i64> = app.stored(conv).await.iter().map(|r| r.seq).collect();
+    let sent: Vec<i64> = before.iter().chain(&after).map(|m| m.seq).collect();
+    assert_eq!(stored, sent, "nothing acked while a member is lost");
+}
+
+#[actix_web::test]
+async fn a_restarted_instance_resumes_exactly_where_it_stopped() {
     let first = spawn_app().await;
     let me = UserId::new_random();
     let conv = first.create_group(me, &[]).await;
-    let p = producer();
-    let all: Vec<Message> = (0..1000)
-        .map(|i| Message::new(conv, me, format!("m{i}"), Some(uuid::Uuid::new_v4())))
-        .collect();
-    for m in &all[..500] {
-        produce(&p, &first.topics.messages, &conv.to_string(), &json(m)).await;
-    }
-    let partial = first
-        .wait_for_rows(conv, 100, Duration::from_secs(20))
-        .await;
-    assert!(partial >= 100);
+    let all: Vec<String> = (0..1000).map(|i| format!("m{i}")).collect();
+    let sent = first.seed_bodies(conv, me, &all[..500]).await;
     first.stop.stop().await;
 
-    for m in &all[500..] {
-        produce(&p, &first.topics.messages, &conv.to_string(), &json(m)).await;
+    // Posted while nothing ingests.
+    let p = producer();
+    let topic = &first.topics.messages;
+    let checked = end_offset(&p, topic, partition_of(conv, MESSAGES_PARTITIONS)).await;
+    let mut later = Vec::new();
+    for body in &all[500..] {
+        let m = MessagePosted::new(conv, me, body.clone(), Some(uuid::Uuid::new_v4()), checked);
+        later.push(produce_log(&p, topic, &LogEvent::Message(m)).await);
     }
-    let second = spawn_with(settings(
-        &first.database_url,
-        &first.topics,
-        &first.group_id,
-    ))
-    .await;
+    let second = spawn_with(settings(&first.database_url, &first.topics)).await;
     assert_eq!(
         second
             .wait_for_rows(conv, 1000, Duration::from_secs(60))
             .await,
         1000
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let rows = second.stored(conv).await;
-    assert_eq!(rows.len(), 1000);
-    let stored: HashSet<_> = rows.iter().map(|r| r.id).collect();
-    let expected: HashSet<_> = all.iter().map(|m| m.id.0).collect();
-    assert_eq!(stored, expected);
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    let expected: Vec<i64> = sent.iter().map(|m| m.seq).chain(later).collect();
+    assert_eq!(seqs, expected, "each exactly once, in log order");
+    let unique: HashSet<_> = rows.iter().map(|r| r.id).collect();
+    assert_eq!(unique.len(), 1000);
 }

@@ -1,114 +1,115 @@
+//! Membership changes and renames reach the conversation's log exactly
+//! once each, in order, and before the request that made them answers.
+
 use std::time::Duration;
 
-use actors_common::kafka::{ParticipantAdded, ParticipantRemoved};
+use actors_common::log::{LogEvent, ParticipantsAdded};
 use actors_common::UserId;
 use serde_json::json;
-use test_support::kafka::Collector;
+use test_support::kafka::{Collector, Record};
 
 use crate::helpers::{settings, spawn_app, spawn_with};
 
-fn added(records: &[test_support::kafka::Record], topic: &str) -> Vec<ParticipantAdded> {
+fn summary(records: &[Record]) -> Vec<(String, Vec<UserId>, i64)> {
     records
         .iter()
-        .filter(|r| r.topic == topic)
-        .map(|r| serde_json::from_str(&r.payload).unwrap())
+        .map(|r| match r.log_event() {
+            LogEvent::ParticipantsAdded(ParticipantsAdded {
+                user_ids,
+                version,
+                created,
+                ..
+            }) => (
+                if created { "created" } else { "added" }.to_owned(),
+                user_ids,
+                version,
+            ),
+            LogEvent::ParticipantRemoved(e) => ("removed".into(), vec![e.user_id], e.version),
+            LogEvent::ConversationRenamed(e) => (format!("renamed {}", e.name), vec![], 0),
+            LogEvent::Message(_) => ("message".into(), vec![], 0),
+        })
         .collect()
 }
 
 #[actix_web::test]
-async fn committed_changes_publish_one_event_and_rolled_back_ones_none() {
+async fn each_committed_change_is_in_the_log_when_its_request_answers() {
     let app = spawn_app().await;
     let t = &app.topics;
-    let events = Collector::from_earliest(&[&t.participants_created, &t.participants_removed]);
+    let log = Collector::from_earliest(&[&t.messages]);
     let (a, b, c) = (
         UserId::new_random(),
         UserId::new_random(),
         UserId::new_random(),
     );
     let conv = app.create_group(a, &[b]).await;
+    // Already there: the request answered after the broker took it.
+    let created = log.take(1, Duration::from_millis(1)).await;
+    assert_eq!(summary(&created), [("created".into(), vec![a, b], 1)]);
 
     // Refused changes roll back: no event, no version bump.
+    let participants = format!("/conversations/{conv}/participants");
     assert_eq!(
-        app.post(
-            &format!("/conversations/{conv}/participants"),
-            a,
-            json!({"user_id": b})
-        )
-        .await
-        .0,
+        app.post(&participants, a, json!({"user_id": b})).await.0,
         409
     );
     assert_eq!(
-        app.call(
-            "DELETE",
-            &format!("/conversations/{conv}/participants/{c}"),
-            a,
-            None
-        )
-        .await
-        .0,
+        app.call("DELETE", &format!("{participants}/{c}"), a, None)
+            .await
+            .0,
         404
     );
-    // Committed changes: one event each.
+    // Committed ones: one event each, in order, on the conversation's key.
     assert_eq!(
-        app.post(
-            &format!("/conversations/{conv}/participants"),
-            a,
-            json!({"user_id": c})
-        )
-        .await
-        .0,
+        app.post(&participants, a, json!({"user_id": c})).await.0,
         201
     );
     assert_eq!(
+        app.call("DELETE", &format!("{participants}/{b}"), a, None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
         app.call(
-            "DELETE",
-            &format!("/conversations/{conv}/participants/{b}"),
+            "PATCH",
+            &format!("/conversations/{conv}"),
             a,
-            None
+            Some(json!({"name": "renamed"}))
         )
         .await
         .0,
-        204
+        200
     );
-
-    let mut got = events.take(4, Duration::from_secs(20)).await;
-    got.extend(events.drain(Duration::from_secs(1)).await);
-    assert_eq!(got.len(), 4, "{got:#?}");
+    let mut got = log.take(3, Duration::from_millis(500)).await;
+    got.extend(log.drain(Duration::from_millis(500)).await);
+    assert_eq!(
+        summary(&got),
+        [
+            ("added".into(), vec![c], 2),
+            ("removed".into(), vec![b], 3),
+            ("renamed renamed".into(), vec![], 0),
+        ]
+    );
     assert!(got
         .iter()
+        .chain(&created)
         .all(|r| r.key.as_deref() == Some(conv.to_string().as_str())));
-    let mut creations = added(&got, &t.participants_created);
-    creations.sort_by_key(|e| e.version);
-    let summary: Vec<_> = creations.iter().map(|e| (e.user_id, e.version)).collect();
     assert!(
-        summary[..2].contains(&(a, 1)) && summary[..2].contains(&(b, 1)),
-        "{summary:?}"
-    );
-    assert_eq!(summary[2], (c, 2), "the refused changes bumped nothing");
-    let removal: ParticipantRemoved = serde_json::from_str(
-        &got.iter()
-            .find(|r| r.topic == t.participants_removed)
-            .unwrap()
-            .payload,
-    )
-    .unwrap();
-    assert_eq!(
-        (removal.conversation_id, removal.user_id, removal.version),
-        (conv, b, 3)
+        got.windows(2).all(|w| w[0].offset < w[1].offset)
+            && got.iter().all(|r| r.partition == created[0].partition),
+        "one partition, in order"
     );
 }
 
 #[actix_web::test]
-async fn events_survive_a_publisher_that_stops_between_commit_and_send() {
+async fn events_left_unsent_are_sent_later_exactly_once() {
     let database_url =
         test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
     let (_, topics) = test_support::fresh_topics().await;
-    let mut quiet = settings(&database_url, &topics, &test_support::unique("ms-"));
+    let mut quiet = settings(&database_url, &topics);
     quiet.outbox_publisher = false;
     let first = spawn_with(quiet).await;
-    let events =
-        Collector::from_earliest(&[&topics.participants_created, &topics.participants_removed]);
+    let log = Collector::from_earliest(&[&topics.messages]);
 
     let (a, b) = (UserId::new_random(), UserId::new_random());
     let conv = first.create_group(a, &[]).await;
@@ -125,29 +126,18 @@ async fn events_survive_a_publisher_that_stops_between_commit_and_send() {
     );
     first.stop.stop().await;
     assert!(
-        events.drain(Duration::from_secs(2)).await.is_empty(),
-        "nothing sent before a publisher runs"
+        log.drain(Duration::from_secs(1)).await.is_empty(),
+        "nothing sent by an instance that does not publish"
     );
 
-    let second = spawn_with(settings(
-        &database_url,
-        &topics,
-        &test_support::unique("ms-"),
-    ))
-    .await;
-    let mut got = events.take(2, Duration::from_secs(20)).await;
-    got.extend(events.drain(Duration::from_secs(2)).await);
-    let mut summary: Vec<_> = added(&got, &topics.participants_created)
-        .iter()
-        .map(|e| (e.user_id, e.version))
-        .collect();
-    summary.sort_by_key(|(_, v)| *v);
+    let second = spawn_with(settings(&database_url, &topics)).await;
+    let mut got = log.take(2, Duration::from_secs(20)).await;
+    got.extend(log.drain(Duration::from_secs(1)).await);
     assert_eq!(
-        summary,
-        [(a, 1), (b, 2)],
-        "each committed change exactly once"
+        summary(&got),
+        [("created".into(), vec![a], 1), ("added".into(), vec![b], 2)],
+        "each committed change exactly once, in order"
     );
-
     let mut conn = second.conn().await;
     assert_eq!(
         message_store::db::outbox::pending(&mut conn).await.unwrap(),

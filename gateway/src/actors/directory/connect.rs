@@ -34,5 +34,6 @@ impl Handler<Connect> for Directory {
             .or_default()
             .insert(msg.session_id);
         self.applied.entry(msg.user_id).or_default();
+        self.roster.online(msg.user_id);
     }
 }

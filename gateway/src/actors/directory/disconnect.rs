@@ -27,6 +27,7 @@ impl Handler<Disconnect> for Directory {
             if sessions.is_empty() {
                 self.users.remove(&session.user);
                 self.applied.remove(&session.user);
+                self.roster.offline(session.user);
             }
         }
     }

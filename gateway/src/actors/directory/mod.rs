@@ -3,35 +3,32 @@
 //!
 //! It maps conversation ids to their [`Conversation`] actors (starting one on
 //! a spread of arbiters when the first member joins, stopping it when the
-//! last leaves) and users to their sessions (every tab and device), so a
-//! participant event reaches every session of its user.
+//! last leaves) and users to their sessions (every tab and device), and it
+//! keeps the [`Roster`] (who is in which conversation, as of which offset)
+//! that sessions check when they send.
 //!
 //! | file | handles |
 //! |---|---|
+//! | [`dispatch`] | [`Dispatch`]: every record from Kafka, in log order: deliver a message, apply a membership change or a rename, relay typing |
 //! | [`connect`] | [`Connect`]: a session opened |
 //! | [`subscribe`] | [`Subscribe`]: a session's conversations, from message-store |
 //! | [`disconnect`] | [`Disconnect`]: a session ended |
-//! | [`route`] | [`RouteMessage`], [`RouteTyping`]: records from Kafka, to their Conversation |
-//! | [`participant_added`] | [`ParticipantAdded`]: join the user's sessions, announce |
-//! | [`participant_removed`] | [`ParticipantRemoved`]: announce, take the user's sessions out |
 //! | [`slow_consumer`] | [`SlowConsumer`]: close a session whose queue stayed full (1008) |
 //! | [`close_all`] | [`CloseAll`]: shutdown, close every session (1001) |
 //!
-//! Participant adds and removes travel on two topics and may arrive out of
-//! order; for each (conversation, user) of a user online here the Directory
-//! remembers the last applied `version` and ignores older events.
+//! Membership events arrive in the conversation's log order, with messages;
+//! an outbox may send one again, later, which is recognised by its seq (for
+//! each online user and conversation the Directory remembers the seq of the
+//! last event it applied).
 
 pub mod close_all;
 pub mod connect;
 pub mod disconnect;
-pub mod participant_added;
-pub mod participant_removed;
-pub mod route;
+pub mod dispatch;
 pub mod slow_consumer;
 pub mod subscribe;
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -40,16 +37,15 @@ use actors_common::{ConversationId, UserId};
 pub use close_all::CloseAll;
 pub use connect::Connect;
 pub use disconnect::Disconnect;
-pub use participant_added::ParticipantAdded;
-pub use participant_removed::ParticipantRemoved;
-pub use route::{RouteMessage, RouteTyping};
+pub use dispatch::{Delivery, Dispatch};
 pub use slow_consumer::SlowConsumer;
 pub use subscribe::Subscribe;
 
-use super::conversation::{self, Conversation, Join, Leave};
-use super::session::{Deliver, MembershipChanged, WsSession};
+use super::conversation::{self, Broadcast, Conversation, Join, Leave};
+use super::session::{Deliver, WsSession};
 use super::SessionId;
 use crate::metrics::Metrics;
+use crate::roster::Roster;
 
 /// Capacity of the Directory's mailbox: the Kafka consumer waits when it is full.
 pub const MAILBOX: usize = 8192;
@@ -70,20 +66,22 @@ pub struct Directory {
     sessions: HashMap<SessionId, SessionEntry>,
     users: HashMap<UserId, HashSet<SessionId>>,
     conversations: HashMap<ConversationId, ConversationEntry>,
-    /// Last applied membership event per online user and conversation:
-    /// (version, added?).
+    /// The last membership event applied per online user and conversation:
+    /// (seq, added?).
     applied: HashMap<UserId, HashMap<ConversationId, (i64, bool)>>,
+    roster: Arc<Roster>,
     arbiters: Vec<ArbiterHandle>,
     metrics: Arc<Metrics>,
 }
 
 impl Directory {
-    pub fn new(arbiters: Vec<ArbiterHandle>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(arbiters: Vec<ArbiterHandle>, roster: Arc<Roster>, metrics: Arc<Metrics>) -> Self {
         Self {
             sessions: HashMap::new(),
             users: HashMap::new(),
             conversations: HashMap::new(),
             applied: HashMap::new(),
+            roster,
             arbiters,
             metrics,
         }
@@ -105,7 +103,19 @@ impl Directory {
         }
     }
 
+    /// A frame for every member of `conversation` online here.
+    fn broadcast(&mut self, conversation: ConversationId, msg: Broadcast, ctx: &mut Context<Self>) {
+        if let Some(addr) = self
+            .conversations
+            .get(&conversation)
+            .map(|e| e.addr.clone())
+        {
+            self.forward(&addr, msg, ctx);
+        }
+    }
+
     fn arbiter_for(&self, id: ConversationId) -> Option<&ArbiterHandle> {
+        use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         id.hash(&mut h);
         let n = self.arbiters.len().max(1);
@@ -195,25 +205,23 @@ impl Directory {
         }
     }
 
-    /// Whether a membership event is newer than what was applied for this
-    /// pair (recorded for users online here).
+    /// Whether a membership event at `seq` is newer than the last one
+    /// applied for this user (recorded for users online here), and records
+    /// it if so.
     fn is_newer(
         &mut self,
         conversation: ConversationId,
         user: UserId,
-        version: i64,
+        seq: i64,
         added: bool,
     ) -> bool {
         let Some(applied) = self.applied.get_mut(&user) else {
             return true;
         };
-        if applied
-            .get(&conversation)
-            .is_some_and(|(v, _)| *v >= version)
-        {
+        if applied.get(&conversation).is_some_and(|(s, _)| *s >= seq) {
             return false;
         }
-        applied.insert(conversation, (version, added));
+        applied.insert(conversation, (seq, added));
         true
     }
 
@@ -231,15 +239,6 @@ impl Directory {
             s.addr.do_send(Deliver {
                 frame,
                 received: None,
-            });
-        }
-    }
-
-    fn tell_session(&self, session_id: SessionId, conversation: ConversationId, member: bool) {
-        if let Some(s) = self.sessions.get(&session_id) {
-            s.addr.do_send(MembershipChanged {
-                conversation_id: conversation,
-                member,
             });
         }
     }

@@ -31,6 +31,7 @@ impl Handler<Subscribe> for Directory {
                 .and_then(|a| a.get(&conversation))
                 .is_some_and(|(_, added)| !added);
             if !removed {
+                self.roster.add(user, conversation);
                 self.join(msg.session_id, conversation, ctx);
             }
         }

@@ -1,33 +1,46 @@
 //! `KafkaConsumer`: the only door from Kafka into the actor system.
 //!
 //! Its consumer group id is unique to this process, so every gateway sees
-//! every record and no sticky sessions or shared state are needed. It reads
-//! `chat.messages`, both participant topics and `chat.typing`; each record is
-//! parsed and (for messages) serialised into its frame once, here, then
-//! routed through the [`Directory`]. When the Directory's mailbox is full it
-//! waits, which pauses consumption: back-pressure instead of unbounded queues.
+//! every record and no sticky sessions or shared state are needed. For each
+//! record, in order:
+//!
+//! 1. parse it into an [`Inbound`] event (`crate::inbound`); an unreadable
+//!    one is logged, counted and passed over;
+//! 2. tell the [`Ledger`]: a message gets its verdict there (new, a resend,
+//!    or refused), a membership event is remembered for the verdicts to
+//!    come; a session of this gateway waiting for its record's verdict
+//!    gets it now;
+//! 3. records older than the gateway's start (read only to fill the
+//!    ledger's window) stop here; a new message is serialised into its
+//!    `message` frame once, and it and every other live event go to the
+//!    [`Directory`] as a [`Dispatch`].
+//!
+//! When the Directory's mailbox is full it waits, which pauses consumption:
+//! back-pressure instead of unbounded queues.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
 use actors_common::frames::ServerFrame;
-use actors_common::kafka::{self, Topics};
-use actors_common::Message as ChatMessage;
+use actors_common::kafka::Topics;
+use actors_common::log::{Admission, EVENT_HEADER};
 use rdkafka::consumer::StreamConsumer;
-use rdkafka::message::{BorrowedMessage, Message as _};
+use rdkafka::message::{BorrowedMessage, Headers as _, Message as _};
 
-use super::conversation::{MessagePublished, UserTyped};
-use super::directory::{
-    Directory, ParticipantAdded, ParticipantRemoved, RouteMessage, RouteTyping,
-};
+use super::directory::{Delivery, Directory, Dispatch};
+use crate::inbound::{Inbound, Raw};
 use crate::kafka::LagContext;
+use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 
-/// Reads Kafka and feeds the Directory.
+/// Reads Kafka and feeds the ledger and the Directory.
 pub struct KafkaConsumer {
     consumer: Arc<StreamConsumer<LagContext>>,
     topics: Topics,
+    /// Per partition of `chat.messages`: the first offset to deliver.
+    live_from: Arc<Vec<i64>>,
+    ledger: Arc<Ledger>,
     directory: Addr<Directory>,
     metrics: Arc<Metrics>,
 }
@@ -35,13 +48,17 @@ pub struct KafkaConsumer {
 impl KafkaConsumer {
     pub fn new(
         consumer: StreamConsumer<LagContext>,
+        live_from: Vec<i64>,
         topics: Topics,
+        ledger: Arc<Ledger>,
         directory: Addr<Directory>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             consumer: Arc::new(consumer),
             topics,
+            live_from: Arc::new(live_from),
+            ledger,
             directory,
             metrics,
         }
@@ -49,11 +66,7 @@ impl KafkaConsumer {
 }
 
 /// Sends to the Directory; waits for room when its mailbox is full.
-async fn deliver<M>(directory: &Addr<Directory>, msg: M)
-where
-    M: Message<Result = ()> + Send + 'static,
-    Directory: Handler<M>,
-{
+async fn deliver(directory: &Addr<Directory>, msg: Dispatch) {
     match directory.try_send(msg) {
         Ok(()) | Err(SendError::Closed(_)) => {}
         Err(SendError::Full(msg)) => {
@@ -62,98 +75,130 @@ where
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(m: &BorrowedMessage<'_>, metrics: &Metrics) -> Option<T> {
-    match m.payload().map(serde_json::from_slice::<T>) {
-        Some(Ok(v)) => Some(v),
-        other => {
-            let why = match other {
-                Some(Err(e)) => e.to_string(),
-                _ => "no value".into(),
-            };
-            log::warn!(
-                "consumer: topic={} partition={} offset={} unreadable ({why}), skipped",
-                m.topic(),
-                m.partition(),
-                m.offset()
-            );
-            metrics.bad_records.inc();
-            None
-        }
-    }
+/// Everything one record needs from the actor.
+struct Context<'a> {
+    topics: &'a Topics,
+    live_from: &'a [i64],
+    ledger: &'a Ledger,
+    directory: &'a Addr<Directory>,
+    metrics: &'a Metrics,
 }
 
-impl KafkaConsumer {
-    async fn dispatch(
-        m: &BorrowedMessage<'_>,
-        topics: &Topics,
-        directory: &Addr<Directory>,
-        metrics: &Metrics,
-    ) {
-        let received = Instant::now();
-        let topic = m.topic();
-        if topic == topics.messages {
-            let Some(message) = parse::<ChatMessage>(m, metrics) else {
+async fn on_record(m: &BorrowedMessage<'_>, cx: &Context<'_>) {
+    let received = Instant::now();
+    let raw = Raw {
+        topic: m.topic(),
+        partition: m.partition(),
+        offset: m.offset(),
+        event_header: m.headers().and_then(|h| {
+            h.iter()
+                .find(|h| h.key == EVENT_HEADER)
+                .and_then(|h| h.value)
+        }),
+        payload: m.payload(),
+    };
+    let inbound = match Inbound::parse(raw, cx.topics) {
+        Ok(i) => i,
+        Err(e) => {
+            log::warn!(
+                "consumer: topic={} partition={} offset={} skipped: {e}",
+                raw.topic,
+                raw.partition,
+                raw.offset
+            );
+            cx.metrics.bad_records.inc();
+            if raw.topic == cx.topics.messages {
+                cx.ledger.passed(raw.partition, raw.offset);
+            }
+            return;
+        }
+    };
+    let live = inbound.position().is_none_or(|at| {
+        cx.live_from
+            .get(at.partition as usize)
+            .is_none_or(|&from| at.seq >= from)
+    });
+    match inbound {
+        Inbound::Posted { at, message } => {
+            let admission = cx.ledger.admit(at.partition, at.seq, &message);
+            if !live {
                 return;
-            };
+            }
+            if admission != Admission::Accepted {
+                cx.metrics
+                    .not_delivered
+                    .with_label_values(&[match admission {
+                        Admission::Duplicate { .. } => "duplicate",
+                        Admission::NotParticipant => "not_participant",
+                        _ => "stale",
+                    }])
+                    .inc();
+                return;
+            }
             let conversation_id = message.conversation_id;
-            let published = MessagePublished {
-                message_id: message.id,
-                sender_id: message.sender_id,
-                client_id: message.client_id,
+            let message = message.at(at.seq);
+            let delivery = Delivery {
+                at,
+                conversation_id,
                 frame: ServerFrame::Message { message }.to_json().into(),
                 received,
             };
-            deliver(
-                directory,
-                RouteMessage {
-                    conversation_id,
-                    published,
-                },
-            )
-            .await;
-        } else if topic == topics.participants_created {
-            if let Some(event) = parse::<kafka::ParticipantAdded>(m, metrics) {
-                deliver(directory, ParticipantAdded(event)).await;
-            }
-        } else if topic == topics.participants_removed {
-            if let Some(event) = parse::<kafka::ParticipantRemoved>(m, metrics) {
-                deliver(directory, ParticipantRemoved(event)).await;
-            }
-        } else if topic == topics.typing {
-            if let Some(event) = parse::<kafka::UserTyped>(m, metrics) {
-                let frame = ServerFrame::Typing {
-                    conversation_id: event.conversation_id,
-                    user_id: event.user_id,
-                };
-                let typed = UserTyped {
-                    user_id: event.user_id,
-                    frame: frame.to_json().into(),
-                };
-                deliver(
-                    directory,
-                    RouteTyping {
-                        conversation_id: event.conversation_id,
-                        typed,
-                    },
-                )
-                .await;
+            deliver(cx.directory, Dispatch::Message(delivery)).await;
+        }
+        Inbound::Joined {
+            at,
+            conversation_id,
+            ref user_ids,
+            ..
+        } => {
+            cx.ledger
+                .membership(at.partition, at.seq, conversation_id, user_ids, true);
+            if live {
+                deliver(cx.directory, Dispatch::Event(inbound)).await;
             }
         }
+        Inbound::Left {
+            at,
+            conversation_id,
+            user_id,
+        } => {
+            cx.ledger
+                .membership(at.partition, at.seq, conversation_id, &[user_id], false);
+            if live {
+                deliver(cx.directory, Dispatch::Event(inbound)).await;
+            }
+        }
+        Inbound::Renamed { at, .. } => {
+            cx.ledger.passed(at.partition, at.seq);
+            if live {
+                deliver(cx.directory, Dispatch::Event(inbound)).await;
+            }
+        }
+        Inbound::Typing { .. } => deliver(cx.directory, Dispatch::Event(inbound)).await,
     }
 }
 
 impl Actor for KafkaConsumer {
-    type Context = Context<Self>;
+    type Context = actix::Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
         let consumer = self.consumer.clone();
         let topics = self.topics.clone();
+        let live_from = self.live_from.clone();
+        let ledger = self.ledger.clone();
         let directory = self.directory.clone();
         let metrics = self.metrics.clone();
         let run = async move {
+            let cx = Context {
+                topics: &topics,
+                live_from: &live_from,
+                ledger: &ledger,
+                directory: &directory,
+                metrics: &metrics,
+            };
             loop {
                 match consumer.recv().await {
-                    Ok(m) => Self::dispatch(&m, &topics, &directory, &metrics).await,
+                    Ok(m) => on_record(&m, &cx).await,
                     Err(e) => log::warn!("consumer: {e}"),
                 }
             }

@@ -1,9 +1,16 @@
 //! Client frames: what arrives on the socket.
 //!
-//! `send` → rate limit, body, membership → a `Message` with a fresh UUIDv7
-//! → produced to `chat.messages` keyed by conversation → `ack` when Kafka's
-//! delivery report says it is stored (acks=all), else `unavailable`.
-//! `typing` → the same checks → `chat.typing` (fire and forget).
+//! `send` → rate limit, body → a resend of a message already in the log is
+//! answered with that message at once → membership (the roster; for a
+//! conversation it has not heard of, message-store) → a `MessagePosted`
+//! with a fresh UUIDv7, produced to the conversation's partition of
+//! `chat.messages` → once Kafka stored it (acks=all) and this gateway's
+//! consumer has read it back, the ledger's verdict: `ack` with the message
+//! and its `seq` (the earlier message, for a resend), or `not_participant`
+//! when the sender's removal got into the log first; `unavailable` when
+//! any of it takes longer than `SEND_TIMEOUT_MS` (the client resends with
+//! the same `client_id`).
+//! `typing` → the same checks, roster only → `chat.typing` (fire and forget).
 
 use std::time::Instant;
 
@@ -11,10 +18,14 @@ use actix::prelude::*;
 use actix_web_actors::ws;
 use actors_common::frames::{ClientFrame, ErrorCode, ServerFrame};
 use actors_common::kafka::UserTyped;
-use actors_common::{validation, ConversationId};
+use actors_common::log::{MessagePosted, ResendKey};
+use actors_common::{validation, ConversationId, Message};
 use uuid::Uuid;
 
 use super::WsSession;
+use crate::ledger::{Pending, Verdict};
+use crate::message_store::{self, Membership};
+use crate::roster::Check;
 
 impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
     fn handle(
@@ -90,20 +101,6 @@ impl WsSession {
         }
     }
 
-    /// The checks every client action passes; the error to send if one fails.
-    fn check(&self, conversation: ConversationId) -> Result<(), (ErrorCode, &'static str)> {
-        if self.limiter.check().is_err() {
-            return Err((ErrorCode::RateLimited, "slow down"));
-        }
-        if !self.conversations.contains(&conversation) {
-            return Err((
-                ErrorCode::NotParticipant,
-                "not a participant of that conversation",
-            ));
-        }
-        Ok(())
-    }
-
     fn on_send(
         &mut self,
         conversation: ConversationId,
@@ -111,8 +108,8 @@ impl WsSession {
         body: String,
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
-        if let Err((code, why)) = self.check(conversation) {
-            self.send_error(code, why, Some(client_id), ctx);
+        if self.limiter.check().is_err() {
+            self.send_error(ErrorCode::RateLimited, "slow down", Some(client_id), ctx);
             return;
         }
         if let Err(invalid) = validation::body(&body) {
@@ -124,54 +121,168 @@ impl WsSession {
             );
             return;
         }
-        let (message, delivery) =
-            match self
-                .config
-                .producer
-                .send_message(conversation, self.user, body, client_id)
-            {
-                Ok(sent) => sent,
-                Err(e) => {
-                    log::warn!("session: session_id={} produce refused: {e}", self.id);
-                    self.send_error(
+        let check = self.config.roster.check(self.user, conversation);
+        let key = ResendKey {
+            conversation_id: conversation,
+            sender_id: self.user,
+            client_id,
+        };
+        // A resend of a message the log already holds: that message.
+        if let Some(first) = self.config.ledger.accepted(check.partition, &key) {
+            let message = Message {
+                id: first.id,
+                conversation_id: conversation,
+                sender_id: self.user,
+                body,
+                created_at: first.created_at,
+                client_id: Some(client_id),
+                seq: first.seq,
+            };
+            self.send_frame(&ServerFrame::Ack { client_id, message }, ctx);
+            return;
+        }
+        if check.member {
+            self.produce(conversation, client_id, body, check, ctx);
+            return;
+        }
+        // Not heard of here yet (created or joined a moment ago): ask the
+        // source of truth. Frames wait meanwhile, so this session's sends
+        // keep their order.
+        self.config.metrics.membership_lookups.inc();
+        let config = self.config.clone();
+        let user = self.user;
+        let lookup = async move {
+            message_store::membership(&config.message_store_url, &config.keys, user, conversation)
+                .await
+        };
+        ctx.wait(
+            lookup
+                .into_actor(self)
+                .map(move |membership, act, ctx| match membership {
+                    Membership::Member => act.produce(conversation, client_id, body, check, ctx),
+                    Membership::NotMember => act.send_error(
+                        ErrorCode::NotParticipant,
+                        "not a participant of that conversation",
+                        Some(client_id),
+                        ctx,
+                    ),
+                    Membership::NotYet => act.send_error(
                         ErrorCode::Unavailable,
-                        "message not accepted, resend it",
+                        "membership not confirmed yet, resend it",
+                        Some(client_id),
+                        ctx,
+                    ),
+                }),
+        );
+    }
+
+    /// Produces an accepted send and answers with the ledger's verdict.
+    fn produce(
+        &mut self,
+        conversation: ConversationId,
+        client_id: Uuid,
+        body: String,
+        check: Check,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        let posted = MessagePosted::new(
+            conversation,
+            self.user,
+            body,
+            Some(client_id),
+            check.checked_seq,
+        );
+        let delivery = match self.config.producer.send_message(&posted, check.partition) {
+            Ok(d) => d,
+            Err(e) => {
+                log::warn!("session: session_id={} produce refused: {e}", self.id);
+                self.send_error(
+                    ErrorCode::Unavailable,
+                    "message not accepted, resend it",
+                    Some(client_id),
+                    ctx,
+                );
+                return;
+            }
+        };
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + self.config.send_timeout;
+        let ledger = self.config.ledger.clone();
+        let key = ResendKey {
+            conversation_id: conversation,
+            sender_id: self.user,
+            client_id,
+        };
+        let partition = check.partition;
+        let verdict = async move {
+            let delivered = tokio::time::timeout_at(deadline, delivery).await;
+            let Ok(Ok(Ok(stored))) = delivered else {
+                return None;
+            };
+            match ledger.verdict(partition, stored.offset, &key) {
+                Pending::Ready(v) => Some(v),
+                Pending::Wait(rx) => match tokio::time::timeout_at(deadline, rx).await {
+                    Ok(Ok(v)) => Some(v),
+                    _ => {
+                        ledger.forget_wait(partition, stored.offset);
+                        None
+                    }
+                },
+            }
+        };
+        ctx.spawn(verdict.into_actor(self).map(move |verdict, act, ctx| {
+            let message = match verdict {
+                Some(Verdict::Accepted { seq }) => posted.at(seq),
+                Some(Verdict::Duplicate(first)) => Message {
+                    id: first.id,
+                    created_at: first.created_at,
+                    seq: first.seq,
+                    ..posted.at(first.seq)
+                },
+                Some(Verdict::NotParticipant) => {
+                    act.send_error(
+                        ErrorCode::NotParticipant,
+                        "no longer a participant of that conversation",
+                        Some(client_id),
+                        ctx,
+                    );
+                    return;
+                }
+                Some(Verdict::Stale) | None => {
+                    log::warn!(
+                        "session: session_id={} message_id={} not confirmed in time",
+                        act.id,
+                        posted.id
+                    );
+                    act.send_error(
+                        ErrorCode::Unavailable,
+                        "message not stored in time, resend it",
                         Some(client_id),
                         ctx,
                     );
                     return;
                 }
             };
-        let started = Instant::now();
-        let timeout = self.config.send_timeout;
-        let acked =
-            async move { matches!(tokio::time::timeout(timeout, delivery).await, Ok(Ok(Ok(_)))) };
-        ctx.spawn(acked.into_actor(self).map(move |stored, act, ctx| {
-            if stored {
-                act.config
-                    .metrics
-                    .send_ack_seconds
-                    .observe(started.elapsed().as_secs_f64());
-                act.send_frame(&ServerFrame::Ack { client_id, message }, ctx);
-            } else {
-                log::warn!(
-                    "session: session_id={} message_id={} not acknowledged by Kafka in time",
-                    act.id,
-                    message.id
-                );
-                act.send_error(
-                    ErrorCode::Unavailable,
-                    "message not stored in time, resend it",
-                    Some(client_id),
-                    ctx,
-                );
-            }
+            act.config
+                .metrics
+                .send_ack_seconds
+                .observe(started.elapsed().as_secs_f64());
+            act.send_frame(&ServerFrame::Ack { client_id, message }, ctx);
         }));
     }
 
     fn on_typing(&mut self, conversation: ConversationId, ctx: &mut ws::WebsocketContext<Self>) {
-        if let Err((code, why)) = self.check(conversation) {
-            self.send_error(code, why, None, ctx);
+        if self.limiter.check().is_err() {
+            self.send_error(ErrorCode::RateLimited, "slow down", None, ctx);
+            return;
+        }
+        if !self.config.roster.check(self.user, conversation).member {
+            self.send_error(
+                ErrorCode::NotParticipant,
+                "not a participant of that conversation",
+                None,
+                ctx,
+            );
             return;
         }
         let event = UserTyped {

@@ -9,8 +9,11 @@
 //! |---|---|
 //! | [`frames`] | client frames (the WebSocket stream): `send`, `typing`, pings, close, oversize |
 //! | [`deliver`] | [`Deliver`]: a frame from a Conversation or the Directory, written to the socket |
-//! | [`membership_changed`] | [`MembershipChanged`]: joined or left a conversation while connected |
 //! | [`close`] | [`Close`]: the Directory closes this session (slow consumer 1008, shutdown 1001) |
+//!
+//! Whether the user may send to a conversation is the [`Roster`]'s answer
+//! (kept by the Directory in log order), shared by all the user's sessions
+//! here; when it has not heard of the conversation yet, message-store's.
 //!
 //! The mailbox is bounded (`OUTBOUND_QUEUE`): while the client does not
 //! read, the HTTP layer stops polling this actor, its mailbox fills, and the
@@ -19,9 +22,7 @@
 pub mod close;
 pub mod deliver;
 pub mod frames;
-pub mod membership_changed;
 
-use std::collections::HashSet;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,24 +31,27 @@ use actix::prelude::*;
 use actix_web_actors::ws;
 use actors_common::frames::{ErrorCode, ServerFrame};
 use actors_common::jwt::JwtKeys;
-use actors_common::{ConversationId, UserId};
+use actors_common::UserId;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use uuid::Uuid;
 
 pub use close::Close;
 pub use deliver::Deliver;
-pub use membership_changed::MembershipChanged;
 
 use super::directory::{Connect, Directory, Disconnect, Subscribe};
 use super::SessionId;
 use crate::kafka::ChatProducer;
+use crate::ledger::Ledger;
 use crate::metrics::Metrics;
+use crate::roster::Roster;
 
 /// What every session of this process shares.
 #[derive(Debug)]
 pub struct SessionConfig {
     pub producer: ChatProducer,
     pub directory: Addr<Directory>,
+    pub roster: Arc<Roster>,
+    pub ledger: Arc<Ledger>,
     pub metrics: Arc<Metrics>,
     pub keys: JwtKeys,
     pub message_store_url: String,
@@ -66,8 +70,6 @@ pub struct WsSession {
     id: SessionId,
     user: UserId,
     config: Arc<SessionConfig>,
-    /// Conversations this session may send to (kept in step by the Directory).
-    conversations: HashSet<ConversationId>,
     limiter: DefaultDirectRateLimiter,
     last_heard: Instant,
     closing: bool,
@@ -91,7 +93,6 @@ impl WsSession {
             user,
             limiter: RateLimiter::direct(Quota::per_second(per_sec).allow_burst(burst)),
             config,
-            conversations: HashSet::new(),
             last_heard: Instant::now(),
             closing: false,
         }
@@ -177,7 +178,6 @@ impl WsSession {
         };
         ctx.wait(fut.into_actor(self).map(|result, act, ctx| match result {
             Ok(joined) => {
-                act.conversations = joined.iter().copied().collect();
                 let ready = ServerFrame::Ready {
                     user_id: act.user,
                     conversations: joined,

@@ -1,0 +1,30 @@
+//! `Broadcast`: a frame for every member (a message, a membership or
+//! rename notice, someone typing).
+
+use std::time::Instant;
+
+use actix::prelude::*;
+use actors_common::UserId;
+use bytestring::ByteString;
+
+use super::Conversation;
+
+/// Hand `frame` to every member session, but those of `except` (a typist
+/// does not hear their own typing). The same bytes for everyone.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct Broadcast {
+    pub frame: ByteString,
+    /// When the Kafka consumer received the record, for `message` frames
+    /// (the gateway's own share of their latency is measured from it).
+    pub received: Option<Instant>,
+    pub except: Option<UserId>,
+}
+
+impl Handler<Broadcast> for Conversation {
+    type Result = ();
+
+    fn handle(&mut self, msg: Broadcast, _: &mut Context<Self>) {
+        self.broadcast(&msg.frame, msg.received, msg.except);
+    }
+}
