@@ -194,6 +194,63 @@ impl Stack {
         serde_json::from_value(body["conversation"]["id"].clone()).unwrap()
     }
 
+    pub async fn create_private(&self, a: UserId, b: UserId) -> ConversationId {
+        let (status, body) = self
+            .store(
+                "POST",
+                "/conversations",
+                a,
+                Some(json!({"kind": "private", "participant_id": b})),
+            )
+            .await;
+        assert!(status == 201 || status == 200, "{status} {body}");
+        serde_json::from_value(body["conversation"]["id"].clone()).unwrap()
+    }
+
+    /// Adds `user` to a group as `by`; the status.
+    pub async fn add(&self, conversation: ConversationId, by: UserId, user: UserId) -> u16 {
+        let path = format!("/conversations/{conversation}/participants");
+        self.store("POST", &path, by, Some(json!({"user_id": user})))
+            .await
+            .0
+    }
+
+    /// Removes `user` from a group as `by`; the status.
+    pub async fn remove(&self, conversation: ConversationId, by: UserId, user: UserId) -> u16 {
+        let path = format!("/conversations/{conversation}/participants/{user}");
+        self.store("DELETE", &path, by, None).await.0
+    }
+
+    /// Renames a group as `by`; the status.
+    pub async fn rename(&self, conversation: ConversationId, by: UserId, name: &str) -> u16 {
+        let path = format!("/conversations/{conversation}");
+        self.store("PATCH", &path, by, Some(json!({"name": name})))
+            .await
+            .0
+    }
+
+    /// History as `user` sees it once `done` holds for it (it is stored a
+    /// moment after it is delivered); panics after 20 s.
+    pub async fn history_when(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let h = self.history(conversation, user).await;
+            if done(&h) {
+                return h;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "history never got there: {h:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// History as `user` sees it, oldest first (all pages).
     pub async fn history(&self, conversation: ConversationId, user: UserId) -> Vec<Value> {
         let mut all = Vec::new();
@@ -291,6 +348,15 @@ impl Client {
                 None => panic!("no wanted frame within 10 s"),
             }
         }
+    }
+
+    /// The next `n` messages this session receives (skipping other frames).
+    pub async fn messages(&mut self, n: usize) -> Vec<Value> {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            out.push(self.next_of("message").await["message"].clone());
+        }
+        out
     }
 
     /// The `message` frame whose body is `body`.

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use actors_common::{ConversationId, UserId};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{spawn_stack, spawn_stack_with, Ended};
 
@@ -85,17 +85,28 @@ async fn a_resend_with_the_same_client_id_is_delivered_and_stored_once() {
     let mut c = stack.connect(0, me).await;
     let mut f = stack.connect(0, friend).await;
     let cid = uuid::Uuid::new_v4();
+    let mut acks = Vec::new();
     for _ in 0..2 {
         c.send(json!({"type": "send", "conversation_id": conv, "client_id": cid, "body": "once"}))
             .await;
-        c.next_of("ack").await;
+        acks.push(c.next_of("ack").await["message"].clone());
     }
-    let frames = f.drain(Duration::from_millis(1500)).await;
     assert_eq!(
-        frames.iter().filter(|x| x["type"] == "message").count(),
-        1,
-        "{frames:?}"
+        acks[0], acks[1],
+        "the resend is acked with the same message"
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(stack.history(conv, friend).await.len(), 1);
+    c.say(conv, "marker").await;
+    let live: Vec<Value> = f.messages(2).await;
+    assert_eq!(
+        live.iter().map(|m| m["body"].clone()).collect::<Vec<_>>(),
+        [json!("once"), json!("marker")],
+        "delivered once"
+    );
+    let history = stack
+        .history_when(conv, friend, |h| h.iter().any(|m| m["body"] == "marker"))
+        .await;
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(history[0], acks[0]);
+    let late = f.drain(Duration::from_millis(300)).await;
+    assert!(late.iter().all(|x| x["type"] != "message"), "{late:?}");
 }

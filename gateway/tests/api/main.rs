@@ -9,5 +9,6 @@ mod handshake;
 mod helpers;
 mod inputs;
 mod membership;
+mod order;
 mod scale_out;
 mod shutdown;
