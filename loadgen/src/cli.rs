@@ -12,6 +12,10 @@ pub enum Scenario {
     Fanout,
     /// One conversation with every client; S senders at R messages/s.
     Broadcast,
+    /// S senders create conversations of M members (online on several
+    /// gateways) at R per second in total, and send into each the moment
+    /// it exists: the first-message race. Fails on any refusal or miss.
+    Churn,
 }
 
 /// How clients get their tokens.
@@ -101,6 +105,10 @@ pub struct Args {
     /// Print no per-second progress line.
     #[arg(long)]
     pub quiet: bool,
+    /// Conversations whose members' sequences are compared with history at
+    /// the end (message-store, read with minted tokens; 0 turns it off).
+    #[arg(long, default_value_t = 10)]
+    pub history_sample: usize,
 }
 
 impl Args {

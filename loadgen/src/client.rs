@@ -1,5 +1,7 @@
 //! One connection per user: handshake from a chosen source address, then
-//! read every frame while (for senders) sending at a fixed pace.
+//! read every frame while (for senders) sending at a fixed pace. In the
+//! `churn` scenario a sender's tick first creates a new conversation (over
+//! HTTP, as the bff would) and then sends its first message at once.
 //!
 //! A message body carries its send time: `lg|<unix µs>|<padding>`, so a
 //! receiver measures send→receive on the same host's clock.
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use actors_common::{ConversationId, MessageId};
 use anyhow::Context as _;
 use futures_util::{SinkExt as _, StreamExt as _};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::net::TcpSocket;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
@@ -27,16 +29,50 @@ use crate::cli::{Args, Scenario};
 use crate::provision::Plan;
 use crate::stats::{Aggregator, Counters, ProgressOut, Recorded, Sample};
 
+/// A delivered message: its id and its `seq`.
+pub type Delivered = (MessageId, i64);
+
+/// What became of one `send`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Answer {
+    /// Acknowledged: stored as this message.
+    Acked(MessageId, i64),
+    /// Refused with this error code.
+    Refused(String),
+    /// Neither ack nor error came before the end.
+    Unanswered,
+}
+
+/// One `send` of this client, in send order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sent {
+    pub conversation: ConversationId,
+    pub answer: Answer,
+}
+
 /// What one connection saw.
 #[derive(Debug, Default, Clone)]
 pub struct Log {
     pub connected: bool,
-    /// Message ids received, per conversation, in arrival order.
-    pub received: HashMap<ConversationId, Vec<MessageId>>,
-    /// Message ids this client sent and got an `ack` for.
-    pub acked: Vec<(ConversationId, MessageId)>,
+    /// Messages received, per conversation, in arrival order.
+    pub received: HashMap<ConversationId, Vec<Delivered>>,
+    /// This client's sends, in the order it sent them.
+    pub sent: Vec<Sent>,
+    /// Conversations this client created during the run (`churn`), with
+    /// their members (indices into the plan's users).
+    pub created: Vec<(ConversationId, Vec<usize>)>,
     /// `error` frames (and connection failures) by code.
     pub errors: HashMap<String, u64>,
+}
+
+impl Log {
+    /// The messages this client got an `ack` for.
+    pub fn acked(&self) -> impl Iterator<Item = (ConversationId, MessageId, i64)> + '_ {
+        self.sent.iter().filter_map(|s| match s.answer {
+            Answer::Acked(id, seq) => Some((s.conversation, id, seq)),
+            _ => None,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -58,6 +94,7 @@ struct FrameMessage<'a> {
     conversation_id: ConversationId,
     #[serde(borrow)]
     body: Cow<'a, str>,
+    seq: i64,
 }
 
 pub(crate) fn now_us() -> u64 {
@@ -120,6 +157,60 @@ struct Shared {
     /// burst from every sender at the same instant.
     phase: Duration,
     body_bytes: usize,
+    /// `churn`: how this sender creates each conversation it sends to.
+    churn: Option<Churn>,
+}
+
+/// What a `churn` sender needs to create conversations.
+#[derive(Clone)]
+struct Churn {
+    http: reqwest::Client,
+    message_store_url: String,
+    /// A message-store token for this user.
+    token: String,
+    /// This sender's position among the users, and the users' ids.
+    me: usize,
+    users: Arc<Vec<actors_common::UserId>>,
+    members: usize,
+}
+
+impl Churn {
+    /// The members of this sender's conversation number `round`: itself and
+    /// the next ones by index, shifted each round (so they sit on every
+    /// gateway, as users are dealt to gateways by index).
+    fn members(&self, round: usize) -> Vec<usize> {
+        let n = self.users.len();
+        let mut m = vec![self.me];
+        let mut k = self.me + 1 + round;
+        while m.len() < self.members.min(n) {
+            let candidate = k % n;
+            if !m.contains(&candidate) {
+                m.push(candidate);
+            }
+            k += 1;
+        }
+        m
+    }
+
+    /// Creates the group, as the bff would (on message-store directly).
+    async fn create(&self, members: &[usize]) -> anyhow::Result<ConversationId> {
+        let others: Vec<actors_common::UserId> =
+            members.iter().skip(1).map(|&i| self.users[i]).collect();
+        let resp = self
+            .http
+            .post(format!(
+                "{}/conversations",
+                self.message_store_url.trim_end_matches('/')
+            ))
+            .bearer_auth(&self.token)
+            .json(&serde_json::json!({"kind": "group", "name": "churn", "participant_ids": others}))
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        anyhow::ensure!(status.as_u16() == 201, "creating: {status} {body}");
+        Ok(serde_json::from_value(body["conversation"]["id"].clone())?)
+    }
 }
 
 /// Runs the connections of `users` (indices into `plan.users`) on this
@@ -157,14 +248,27 @@ pub async fn run_users(
     for url in &args.gateways {
         addrs.insert(url.clone(), resolve(url).await?);
     }
+    let churn = (args.scenario == Scenario::Churn).then(|| {
+        (
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap_or_default(),
+            Arc::new(plan.users.iter().map(|u| u.id).collect::<Vec<_>>()),
+        )
+    });
 
     let mut tasks = Vec::with_capacity(users.len());
     for &i in users {
         let user = plan.users.get(i).context("user index out of range")?;
         let url = args.gateways[i % args.gateways.len()].clone();
-        let conv = sender_of.get(&i).map(|&(c, _)| plan.conversations[c].id);
+        let conv = sender_of
+            .get(&i)
+            .and_then(|&(c, _)| plan.conversations.get(c))
+            .map(|c| c.id);
+        let is_sender = sender_of.contains_key(&i);
         let interval =
-            (conv.is_some() && per_sender > 0.0).then(|| Duration::from_secs_f64(1.0 / per_sender));
+            (is_sender && per_sender > 0.0).then(|| Duration::from_secs_f64(1.0 / per_sender));
         let phase = match (interval, sender_of.get(&i)) {
             (Some(every), Some(&(_, k))) => every.mul_f64(k as f64 / plan.senders.len() as f64),
             _ => Duration::ZERO,
@@ -178,6 +282,17 @@ pub async fn run_users(
             interval,
             phase,
             body_bytes: args.body_bytes,
+            churn: churn
+                .as_ref()
+                .filter(|_| is_sender)
+                .map(|(http, users)| Churn {
+                    http: http.clone(),
+                    message_store_url: args.message_store_url.clone(),
+                    token: user.store_token.clone(),
+                    me: i,
+                    users: users.clone(),
+                    members: args.members,
+                }),
         };
         let ramp_at = timeline.start + timeline.ramp.mul_f64(i as f64 / plan.users.len() as f64);
         tasks.push(tokio::spawn(connection(
@@ -238,7 +353,8 @@ async fn connection(
     let _ = samples.send(Sample::Connect(began.elapsed()));
     counters.connected.fetch_add(1, Ordering::Relaxed);
 
-    let mut pending: HashMap<Uuid, Instant> = HashMap::new();
+    // client id → (when it was sent, its place in `log.sent`)
+    let mut pending: HashMap<Uuid, (Instant, usize)> = HashMap::new();
     let padding = "x".repeat(s.body_bytes);
     let is_sender = s.interval.is_some();
     // Non-senders get a ticker that never matters (its arm is disabled).
@@ -249,19 +365,33 @@ async fn connection(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let close_at = tokio::time::sleep_until(t.close_at.into());
     tokio::pin!(close_at);
+    // `churn`: conversations created (by a task each), ready for their first message.
+    let (created_tx, mut created_rx) = mpsc::unbounded_channel::<(ConversationId, Vec<usize>)>();
+    let mut round = 0;
     loop {
-        tokio::select! {
+        let target = tokio::select! {
             _ = &mut close_at => break,
             _ = ticker.tick(), if is_sender && Instant::now() < t.send_until => {
-                let Some(conversation) = s.conversation else { continue };
-                let client_id = Uuid::new_v4();
-                let body = format!("lg|{}|{padding}", now_us());
-                let frame = serde_json::json!({"type": "send", "conversation_id": conversation, "client_id": client_id, "body": body});
-                pending.insert(client_id, Instant::now());
-                if ws.send(Message::Text(frame.to_string().into())).await.is_err() {
-                    break;
+                if let Some(churn) = &s.churn {
+                    let (churn, tx, members) = (churn.clone(), created_tx.clone(), churn.members(round));
+                    round += 1;
+                    let counters = counters.clone();
+                    tokio::spawn(async move {
+                        match churn.create(&members).await {
+                            Ok(c) => { let _ = tx.send((c, members)); }
+                            Err(e) => {
+                                eprintln!("loadgen: churn: {e:#}");
+                                counters.errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    });
+                    continue;
                 }
-                counters.sent.fetch_add(1, Ordering::Relaxed);
+                s.conversation
+            }
+            Some((c, members)) = created_rx.recv() => {
+                log.created.push((c, members));
+                Some(c)
             }
             // One stream for reading and writing (no split halves and
             // their lock on every poll); `next` is cancel-safe.
@@ -278,25 +408,46 @@ async fn connection(
                         if let Some(at) = sent_at(&m.body) {
                             let _ = samples.send(Sample::Deliver(Duration::from_micros(now_us().saturating_sub(at))));
                         }
-                        log.received.entry(m.conversation_id).or_default().push(m.id);
+                        log.received.entry(m.conversation_id).or_default().push((m.id, m.seq));
                         counters.delivered.fetch_add(1, Ordering::Relaxed);
                     },
                     "ack" => if let (Some(cid), Some(m)) = (f.client_id, f.message) {
-                        if let Some(at) = pending.remove(&cid) {
+                        if let Some((at, k)) = pending.remove(&cid) {
                             let _ = samples.send(Sample::Ack(at.elapsed()));
+                            log.sent[k].answer = Answer::Acked(m.id, m.seq);
                         }
-                        log.acked.push((m.conversation_id, m.id));
                         counters.acked.fetch_add(1, Ordering::Relaxed);
                     },
                     "error" => {
-                        if let Some(cid) = f.client_id { pending.remove(&cid); }
-                        *log.errors.entry(f.code.unwrap_or_default().into_owned()).or_default() += 1;
+                        let code = f.code.unwrap_or_default().into_owned();
+                        if let Some((_, k)) = f.client_id.and_then(|cid| pending.remove(&cid)) {
+                            log.sent[k].answer = Answer::Refused(code.clone());
+                        }
+                        *log.errors.entry(code).or_default() += 1;
                         counters.errors.fetch_add(1, Ordering::Relaxed);
                     }
                     _ => {}
                 }
+                continue;
             }
+        };
+        let Some(conversation) = target else { continue };
+        let client_id = Uuid::new_v4();
+        let body = format!("lg|{}|{padding}", now_us());
+        let frame = serde_json::json!({"type": "send", "conversation_id": conversation, "client_id": client_id, "body": body});
+        pending.insert(client_id, (Instant::now(), log.sent.len()));
+        log.sent.push(Sent {
+            conversation,
+            answer: Answer::Unanswered,
+        });
+        if ws
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .is_err()
+        {
+            break;
         }
+        counters.sent.fetch_add(1, Ordering::Relaxed);
     }
     let _ = ws.close(None).await;
     log

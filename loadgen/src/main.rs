@@ -10,12 +10,14 @@
 //! | [`client`] | one connection: handshake from a chosen source address, send, receive, record |
 //! | [`workers`] | `--workers N`: spreading users over processes, merging their results |
 //! | [`stats`] | the aggregator: histograms, per-second series, progress line |
-//! | [`verify`] | loss / duplicate / reorder accounting |
+//! | [`verify`] | the verdicts: lost, unanswered, duplicated, out of order, sender order, leaks, refusals, history |
+//! | [`history`] | sampled conversations' history, read back from message-store |
 //! | [`report`] | final table, JSON result file, gateway /proc sampling |
 //! | [`plot`] | `--plot`: latency percentiles and deliveries per second over time, as PNG |
 
 mod cli;
 mod client;
+mod history;
 mod plot;
 mod provision;
 mod report;
@@ -70,8 +72,10 @@ async fn run(args: cli::Args) -> anyhow::Result<bool> {
     };
     let (result, gateways) = report::sampling_gateways(&args, timeline, work).await;
     let (logs, recorded) = result?;
+    let histories = history::sample(&args, &plan, &logs).await?;
     let outcome = report::Outcome {
         logs,
+        histories,
         summary: recorded.summary(),
         gateways,
     };

@@ -21,6 +21,9 @@ use crate::cli::{Args, Auth, Scenario};
 pub struct User {
     pub id: UserId,
     pub ws_token: String,
+    /// A message-store token (minted users only; `churn` creates with it).
+    #[serde(default)]
+    pub store_token: String,
 }
 
 /// A conversation and its members (indices into `Plan::users`).
@@ -44,7 +47,7 @@ pub struct Plan {
 fn memberships(args: &Args) -> Vec<Vec<usize>> {
     let n = args.connections;
     match args.scenario {
-        Scenario::Idle => Vec::new(),
+        Scenario::Idle | Scenario::Churn => Vec::new(),
         Scenario::Broadcast => vec![(0..n).collect()],
         Scenario::Fanout => (0..args.conversations)
             .map(|k| {
@@ -59,6 +62,12 @@ fn memberships(args: &Args) -> Vec<Vec<usize>> {
 }
 
 fn senders(args: &Args, conversations: &[Vec<usize>]) -> Vec<(usize, usize)> {
+    if args.scenario == Scenario::Churn {
+        // Creators, spread evenly over the users (and so over gateways).
+        let n = args.connections;
+        let k = args.senders.min(n);
+        return (0..k).map(|i| (i * n / k.max(1), 0)).collect();
+    }
     if conversations.is_empty() {
         return Vec::new();
     }
@@ -81,6 +90,9 @@ pub async fn plan(args: &Args) -> anyhow::Result<Plan> {
         .build()?;
     let (users, conversations) = match args.auth {
         Auth::Mint => mint(args, &http, &groups).await?,
+        Auth::Bff if args.scenario == Scenario::Churn => {
+            bail!("churn creates conversations with minted tokens: use --auth mint")
+        }
         Auth::Bff => through_bff(args, &groups).await?,
     };
     let senders = senders(args, &groups);
@@ -114,6 +126,12 @@ async fn mint(
             User {
                 id,
                 ws_token: keys.mint(ISSUER_BFF, AUDIENCE_GATEWAY, id, ttl),
+                store_token: keys.mint(
+                    ISSUER_BFF,
+                    AUDIENCE_MESSAGE_STORE,
+                    id,
+                    ttl + args.duration() + Duration::from_secs(60),
+                ),
             }
         })
         .collect();
@@ -208,6 +226,7 @@ async fn through_bff(
         users.push(User {
             id,
             ws_token: ticket["token"].as_str().unwrap_or_default().to_owned(),
+            store_token: String::new(),
         });
     }
     Ok((users, conversations))

@@ -16,6 +16,9 @@ use crate::verify::{verify, Verdict};
 pub struct Outcome {
     /// One per user, in plan order.
     pub logs: Vec<Log>,
+    /// History of the sampled conversations.
+    pub histories:
+        std::collections::HashMap<actors_common::ConversationId, Vec<crate::client::Delivered>>,
     pub summary: Summary,
     pub gateways: Vec<GatewaySample>,
 }
@@ -152,7 +155,7 @@ fn row(name: &str, p: &Percentiles) -> String {
 /// Prints the table, writes the JSON; true when nothing was lost,
 /// duplicated or reordered and every connection came up.
 pub fn print_and_save(args: &Args, plan: &Plan, outcome: &Outcome) -> anyhow::Result<bool> {
-    let verdict = verify(plan, &outcome.logs);
+    let verdict = verify(plan, &outcome.logs, &outcome.histories);
     let connected = outcome.logs.iter().filter(|l| l.connected).count();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     for log in &outcome.logs {
@@ -177,7 +180,7 @@ pub fn print_and_save(args: &Args, plan: &Plan, outcome: &Outcome) -> anyhow::Re
         "scenario {:?}: {connected}/{} connected, {} conversations, {} senders",
         args.scenario,
         args.connections,
-        plan.conversations.len(),
+        crate::verify::conversations(plan, &outcome.logs).len(),
         plan.senders.len()
     );
     println!(
@@ -207,14 +210,25 @@ pub fn print_and_save(args: &Args, plan: &Plan, outcome: &Outcome) -> anyhow::Re
         println!("errors: {errors:?}");
     }
     println!(
-        "verification: lost {}  duplicated {}  reordered {}  (checked {} deliveries)",
-        verdict.lost, verdict.duplicated, verdict.reordered, verdict.checked
+        "verification: lost {}  unanswered {}  duplicated {}  out of order {}  sender reordered {}  leaked {}  refused {}  history mismatches {}",
+        verdict.lost,
+        verdict.unanswered,
+        verdict.duplicated,
+        verdict.out_of_order,
+        verdict.sender_reordered,
+        verdict.leaked,
+        verdict.refused,
+        verdict.history_mismatch
+    );
+    println!(
+        "  (checked {} deliveries; {} conversations compared with history)",
+        verdict.checked, verdict.history_checked
     );
     let report = Report {
         scenario: format!("{:?}", args.scenario).to_lowercase(),
         connections: args.connections,
         connected,
-        conversations: plan.conversations.len(),
+        conversations: crate::verify::conversations(plan, &outcome.logs).len(),
         senders: plan.senders.len(),
         rate: args.rate,
         duration_s: args.duration,

@@ -1,73 +1,133 @@
-//! Did every member of every conversation get every acknowledged message
-//! exactly once, and did all members see one order?
+//! The judge of every run: did every member of every conversation get every
+//! acknowledged message exactly once, in the conversation's one order
+//! (`seq`), and nothing else?
+//!
+//! | verdict | counts |
+//! |---|---|
+//! | `lost` | acknowledged messages a connected member never received |
+//! | `unanswered` | sends that got neither an `ack` nor an `error` by the end |
+//! | `duplicated` | deliveries of a message the member had already received |
+//! | `out_of_order` | deliveries whose `seq` is not above the member's previous one in that conversation |
+//! | `sender_reordered` | acks whose `seq` is below that of an earlier send of the same sender to the same conversation |
+//! | `leaked` | deliveries to a member of no such conversation (someone who is not a participant) |
+//! | `refused` | sends answered `not_participant` (no send of a run goes to a conversation its sender is not in) |
+//! | `history_mismatch` | members of a sampled conversation whose live sequence differs from history's |
+//!
+//! A run is clean when all of them are zero.
 
 use std::collections::{HashMap, HashSet};
 
-use actors_common::{ConversationId, MessageId};
+use actors_common::ConversationId;
 use serde::Serialize;
 
-use crate::client::Log;
+use crate::client::{Answer, Delivered, Log};
 use crate::provision::Plan;
 
 /// The verdict.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Verdict {
-    /// Acknowledged messages a connected member never received.
     pub lost: u64,
-    /// Deliveries of a message a member had already received.
+    pub unanswered: u64,
     pub duplicated: u64,
-    /// Deliveries that came before one that the conversation's order puts first.
-    pub reordered: u64,
+    pub out_of_order: u64,
+    pub sender_reordered: u64,
+    pub leaked: u64,
+    pub refused: u64,
+    pub history_mismatch: u64,
+    /// Conversations compared with history.
+    pub history_checked: u64,
     /// Deliveries checked (member × message).
     pub checked: u64,
 }
 
 impl Verdict {
     pub fn clean(&self) -> bool {
-        self.lost == 0 && self.duplicated == 0 && self.reordered == 0
+        self.lost == 0
+            && self.unanswered == 0
+            && self.duplicated == 0
+            && self.out_of_order == 0
+            && self.sender_reordered == 0
+            && self.leaked == 0
+            && self.refused == 0
+            && self.history_mismatch == 0
     }
 }
 
-pub fn verify(plan: &Plan, logs: &[Log]) -> Verdict {
-    let mut acked: HashMap<ConversationId, HashSet<MessageId>> = HashMap::new();
+/// Every conversation of the run with its members: the plan's, and those
+/// created during it (`churn`).
+pub fn conversations(plan: &Plan, logs: &[Log]) -> HashMap<ConversationId, Vec<usize>> {
+    plan.conversations
+        .iter()
+        .map(|c| (c.id, c.members.clone()))
+        .chain(logs.iter().flat_map(|l| l.created.iter().cloned()))
+        .collect()
+}
+
+/// Judges the logs; `histories` holds history (in seq order) of the
+/// conversations sampled for comparison.
+pub fn verify(
+    plan: &Plan,
+    logs: &[Log],
+    histories: &HashMap<ConversationId, Vec<Delivered>>,
+) -> Verdict {
+    let conversations = conversations(plan, logs);
+    let mut v = Verdict::default();
+    let mut acked: HashMap<ConversationId, HashSet<_>> = HashMap::new();
     for log in logs {
-        for (c, m) in &log.acked {
-            acked.entry(*c).or_default().insert(*m);
+        let mut last_seq: HashMap<ConversationId, i64> = HashMap::new();
+        for sent in &log.sent {
+            match &sent.answer {
+                Answer::Acked(id, seq) => {
+                    acked.entry(sent.conversation).or_default().insert(*id);
+                    let last = last_seq.entry(sent.conversation).or_insert(i64::MIN);
+                    if *seq <= *last {
+                        v.sender_reordered += 1;
+                    }
+                    *last = (*last).max(*seq);
+                }
+                Answer::Refused(code) if code == "not_participant" => v.refused += 1,
+                Answer::Refused(_) => {}
+                Answer::Unanswered => v.unanswered += 1,
+            }
         }
     }
-    let mut v = Verdict::default();
-    for conversation in &plan.conversations {
-        let expected = acked.get(&conversation.id).cloned().unwrap_or_default();
-        let empty = Vec::new();
-        let sequences: Vec<&Vec<MessageId>> = conversation
-            .members
-            .iter()
-            .filter(|&&m| logs[m].connected)
-            .map(|&m| logs[m].received.get(&conversation.id).unwrap_or(&empty))
-            .collect();
-        // The conversation's order: the longest sequence any member saw.
-        let canonical: HashMap<MessageId, usize> = sequences
-            .iter()
-            .max_by_key(|s| s.len())
-            .map(|s| s.iter().enumerate().map(|(i, id)| (*id, i)).collect())
-            .unwrap_or_default();
-        for seq in sequences {
-            let mut seen = HashSet::with_capacity(seq.len());
-            let mut last_pos: Option<usize> = None;
-            for id in seq {
+    // Leaks: anything received from a conversation one is not a member of.
+    for (user, log) in logs.iter().enumerate() {
+        for (c, got) in &log.received {
+            if !conversations.get(c).is_some_and(|m| m.contains(&user)) {
+                v.leaked += got.len() as u64;
+            }
+        }
+    }
+    let empty = Vec::new();
+    for (c, members) in &conversations {
+        let expected = acked.get(c).cloned().unwrap_or_default();
+        let history = histories.get(c);
+        if history.is_some() {
+            v.history_checked += 1;
+        }
+        for &m in members {
+            let Some(log) = logs.get(m).filter(|l| l.connected) else {
+                continue;
+            };
+            let got = log.received.get(c).unwrap_or(&empty);
+            let mut seen = HashSet::with_capacity(got.len());
+            let mut last: Option<i64> = None;
+            for (id, seq) in got {
                 v.checked += 1;
                 if !seen.insert(*id) {
                     v.duplicated += 1;
                     continue;
                 }
-                if let Some(&pos) = canonical.get(id) {
-                    if last_pos.is_some_and(|l| pos < l) {
-                        v.reordered += 1;
-                    }
-                    last_pos = Some(pos);
+                if last.is_some_and(|l| *seq <= l) {
+                    v.out_of_order += 1;
                 }
+                last = Some(*seq);
             }
             v.lost += expected.iter().filter(|id| !seen.contains(id)).count() as u64;
+            if history.is_some_and(|h| h != got) {
+                v.history_mismatch += 1;
+            }
         }
     }
     v
@@ -75,9 +135,10 @@ pub fn verify(plan: &Plan, logs: &[Log]) -> Verdict {
 
 #[cfg(test)]
 mod tests {
-    use actors_common::UserId;
+    use actors_common::{MessageId, UserId};
 
     use super::*;
+    use crate::client::Sent;
     use crate::provision::{Conversation, User};
 
     fn plan(members: usize) -> (Plan, ConversationId) {
@@ -86,6 +147,7 @@ mod tests {
             .map(|_| User {
                 id: UserId::new_random(),
                 ws_token: String::new(),
+                store_token: String::new(),
             })
             .collect();
         let plan = Plan {
@@ -99,38 +161,149 @@ mod tests {
         (plan, c)
     }
 
-    fn log(c: ConversationId, received: &[MessageId], acked: &[MessageId]) -> Log {
+    /// Five messages with seqs 10, 20, …
+    fn messages() -> Vec<Delivered> {
+        (1..=5).map(|i| (MessageId::new_v7(), i * 10)).collect()
+    }
+
+    fn log(c: ConversationId, received: &[Delivered], acked: &[Delivered]) -> Log {
         Log {
             connected: true,
             received: [(c, received.to_vec())].into_iter().collect(),
-            acked: acked.iter().map(|m| (c, *m)).collect(),
-            errors: HashMap::new(),
+            sent: acked
+                .iter()
+                .map(|&(id, seq)| Sent {
+                    conversation: c,
+                    answer: Answer::Acked(id, seq),
+                })
+                .collect(),
+            ..Log::default()
         }
     }
 
-    #[test]
-    fn counts_loss_duplicates_and_reordering() {
-        let (plan, c) = plan(3);
-        let ids: Vec<MessageId> = (0..4).map(|_| MessageId::new_v7()).collect();
-        let logs = vec![
-            log(c, &ids, &ids),
-            log(c, &[ids[0], ids[1], ids[1], ids[2], ids[3]], &[]),
-            log(c, &[ids[0], ids[2], ids[1]], &[]),
-        ];
-        let v = verify(&plan, &logs);
-        assert_eq!(v.duplicated, 1, "member 1 got ids[1] twice");
-        assert_eq!(v.lost, 1, "member 2 never got ids[3]");
-        assert_eq!(v.reordered, 1, "member 2 got ids[1] after ids[2]");
-        assert!(!v.clean());
+    fn judge(logs: &[Log], plan: &Plan) -> Verdict {
+        verify(plan, logs, &HashMap::new())
     }
 
     #[test]
     fn a_perfect_run_is_clean() {
         let (plan, c) = plan(2);
-        let ids: Vec<MessageId> = (0..5).map(|_| MessageId::new_v7()).collect();
-        let logs = vec![log(c, &ids, &ids), log(c, &ids, &[])];
-        let v = verify(&plan, &logs);
+        let m = messages();
+        let logs = vec![log(c, &m, &m), log(c, &m, &[])];
+        let v = verify(&plan, &logs, &[(c, m.clone())].into_iter().collect());
         assert!(v.clean(), "{v:?}");
-        assert_eq!(v.checked, 10);
+        assert_eq!((v.checked, v.history_checked), (10, 1));
+    }
+
+    #[test]
+    fn a_message_a_member_never_got_is_lost() {
+        let (plan, c) = plan(2);
+        let m = messages();
+        let v = judge(&[log(c, &m, &m), log(c, &m[..4], &[])], &plan);
+        assert_eq!(v.lost, 1);
+        assert!(!v.clean());
+    }
+
+    #[test]
+    fn a_send_without_an_answer_is_unanswered() {
+        let (plan, c) = plan(1);
+        let mut l = log(c, &[], &[]);
+        l.sent.push(Sent {
+            conversation: c,
+            answer: Answer::Unanswered,
+        });
+        let v = judge(&[l], &plan);
+        assert_eq!(v.unanswered, 1);
+        assert!(!v.clean());
+    }
+
+    #[test]
+    fn a_second_delivery_is_a_duplicate() {
+        let (plan, c) = plan(2);
+        let m = messages();
+        let twice = [m.clone(), vec![m[4]]].concat();
+        let v = judge(&[log(c, &m, &m), log(c, &twice, &[])], &plan);
+        assert_eq!((v.duplicated, v.lost), (1, 0));
+        assert!(!v.clean());
+    }
+
+    #[test]
+    fn a_delivery_that_goes_back_in_seq_is_out_of_order() {
+        let (plan, c) = plan(2);
+        let m = messages();
+        let swapped = vec![m[0], m[2], m[1], m[3], m[4]];
+        let v = judge(&[log(c, &m, &m), log(c, &swapped, &[])], &plan);
+        assert_eq!((v.out_of_order, v.lost), (1, 0));
+        assert!(!v.clean());
+    }
+
+    #[test]
+    fn a_senders_later_message_with_a_lower_seq_is_sender_reordered() {
+        let (plan, c) = plan(1);
+        let m = messages();
+        // Sent m[1] first, but it was stored after m[2].
+        let acks = vec![m[0], m[2], m[1], m[3], m[4]];
+        let v = judge(&[log(c, &m, &acks)], &plan);
+        assert_eq!(v.sender_reordered, 1);
+        assert!(!v.clean());
+    }
+
+    #[test]
+    fn a_delivery_to_a_non_member_is_a_leak() {
+        let (mut plan, c) = plan(2);
+        plan.conversations[0].members = vec![0];
+        let m = messages();
+        let v = judge(&[log(c, &m, &m), log(c, &m[..1], &[])], &plan);
+        assert_eq!(v.leaked, 1);
+        assert!(!v.clean());
+    }
+
+    #[test]
+    fn a_send_refused_as_not_participant_counts_as_refused() {
+        let (plan, c) = plan(1);
+        let mut l = log(c, &[], &[]);
+        l.sent.push(Sent {
+            conversation: c,
+            answer: Answer::Refused("not_participant".into()),
+        });
+        let v = judge(&[l], &plan);
+        assert_eq!(v.refused, 1);
+        assert!(!v.clean());
+    }
+
+    #[test]
+    fn a_member_whose_sequence_is_not_historys_is_a_mismatch() {
+        let (plan, c) = plan(2);
+        let m = messages();
+        // History has a message nobody got live (not acked either: a
+        // receiver missing it is caught here, not as lost).
+        let mut history = m.clone();
+        history.insert(2, (MessageId::new_v7(), 25));
+        let v = verify(
+            &plan,
+            &[log(c, &m, &m), log(c, &m, &[])],
+            &[(c, history)].into_iter().collect(),
+        );
+        assert_eq!((v.history_mismatch, v.history_checked), (2, 1));
+        assert!(!v.clean());
+    }
+
+    #[test]
+    fn conversations_created_during_the_run_are_judged_too() {
+        let (plan, _) = plan(3);
+        let created = ConversationId::new_v7();
+        let m = messages();
+        let mut creator = log(created, &m, &m);
+        creator.created.push((created, vec![0, 2]));
+        let logs = vec![
+            creator,
+            Log {
+                connected: true,
+                ..Log::default()
+            },
+            log(created, &m[..3], &[]),
+        ];
+        let v = judge(&logs, &plan);
+        assert_eq!((v.lost, v.leaked), (2, 0), "member 2 missed two");
     }
 }

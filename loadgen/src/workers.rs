@@ -21,13 +21,13 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actors_common::{ConversationId, MessageId};
+use actors_common::ConversationId;
 use anyhow::{bail, Context as _};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 
 use crate::cli::Args;
-use crate::client::{self, now_us, Log, Timeline};
+use crate::client::{self, now_us, Delivered, Log, Sent, Timeline};
 use crate::provision::Plan;
 use crate::stats::{print_progress, ProgressOut, Recorded, Snapshot, WireRecorded};
 
@@ -47,7 +47,8 @@ struct WireLog {
     connected: bool,
     /// (conversation, index into `WorkerResult::sequences`).
     received: Vec<(ConversationId, usize)>,
-    acked: Vec<(ConversationId, MessageId)>,
+    sent: Vec<Sent>,
+    created: Vec<(ConversationId, Vec<usize>)>,
     errors: HashMap<String, u64>,
 }
 
@@ -55,13 +56,13 @@ struct WireLog {
 #[derive(Serialize, Deserialize)]
 struct WorkerResult {
     logs: Vec<WireLog>,
-    sequences: Vec<Vec<MessageId>>,
+    sequences: Vec<Vec<Delivered>>,
     recorded: WireRecorded,
 }
 
 fn pack(logs: &[Log], recorded: &Recorded) -> WorkerResult {
-    let mut index: HashMap<&[MessageId], usize> = HashMap::new();
-    let mut sequences: Vec<Vec<MessageId>> = Vec::new();
+    let mut index: HashMap<&[Delivered], usize> = HashMap::new();
+    let mut sequences: Vec<Vec<Delivered>> = Vec::new();
     let logs = logs
         .iter()
         .map(|log| WireLog {
@@ -77,7 +78,8 @@ fn pack(logs: &[Log], recorded: &Recorded) -> WorkerResult {
                     (*c, k)
                 })
                 .collect(),
-            acked: log.acked.clone(),
+            sent: log.sent.clone(),
+            created: log.created.clone(),
             errors: log.errors.clone(),
         })
         .collect();
@@ -104,7 +106,8 @@ fn unpack(result: &WorkerResult) -> anyhow::Result<(Vec<Log>, Recorded)> {
             Ok(Log {
                 connected: w.connected,
                 received,
-                acked: w.acked.clone(),
+                sent: w.sent.clone(),
+                created: w.created.clone(),
                 errors: w.errors.clone(),
             })
         })
@@ -245,16 +248,23 @@ pub async fn coordinate(
 
 #[cfg(test)]
 mod tests {
+    use actors_common::MessageId;
+
     use super::*;
 
     #[test]
     fn identical_sequences_are_shipped_once_and_restored_for_everyone() {
         let (a, b) = (ConversationId::new_v7(), ConversationId::new_v7());
-        let ids: Vec<MessageId> = (0..3).map(|_| MessageId::new_v7()).collect();
-        let log = |seq: &[MessageId]| Log {
+        let ids: Vec<Delivered> = (0..3).map(|i| (MessageId::new_v7(), i)).collect();
+        let sent = vec![Sent {
+            conversation: a,
+            answer: client::Answer::Acked(ids[0].0, ids[0].1),
+        }];
+        let log = |seq: &[Delivered]| Log {
             connected: true,
             received: [(a, seq.to_vec()), (b, vec![ids[2]])].into_iter().collect(),
-            acked: vec![(a, ids[0])],
+            sent: sent.clone(),
+            created: vec![(b, vec![0, 1])],
             errors: HashMap::new(),
         };
         let logs = vec![log(&ids), log(&ids), log(&ids[..2]), Log::default()];
@@ -270,7 +280,8 @@ mod tests {
         assert_eq!(restored[1].received[&a], ids);
         assert_eq!(restored[2].received[&a], ids[..2].to_vec());
         assert_eq!(restored[2].received[&b], vec![ids[2]]);
-        assert_eq!(restored[0].acked, vec![(a, ids[0])]);
+        assert_eq!(restored[0].sent, sent);
+        assert_eq!(restored[0].created, vec![(b, vec![0, 1])]);
         assert!(!restored[3].connected && restored[3].received.is_empty());
     }
 
