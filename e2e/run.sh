@@ -35,12 +35,13 @@ create_topics "$KAFKA_PORT"
 export JWT_SECRET="e2e-secret-$(head -c 16 /dev/urandom | base64 | tr -dc a-zA-Z0-9)"
 export KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT" RUST_LOG=${RUST_LOG:-warn}
 DB="postgres://postgres@127.0.0.1:$PG_PORT"
-US_PORT=$(free_port); MS_PORT=$(free_port); GW_PORT=$(free_port); BFF_PORT=$(free_port)
+US_PORT=$(free_port); MS_PORT=$(free_port); GW_PORT=$(free_port); GW2_PORT=$(free_port); BFF_PORT=$(free_port)
 
-# start NAME PORT env...: runs target/debug/NAME with env, waits for /readyz.
+# start NAME PORT env...: runs target/debug/NAME with env (NAME-2 is a
+# second copy of NAME), waits for /readyz.
 start() {
   local name=$1 port=$2; shift 2
-  env "$@" PORT="$port" "$ROOT/target/debug/$name" >>"$STACK/logs/$name.log" 2>&1 &
+  env "$@" PORT="$port" "$ROOT/target/debug/${name%-[0-9]*}" >>"$STACK/logs/$name.log" 2>&1 &
   echo $! >"$STACK/pids/$name.pid"
   for _ in $(seq 1 300); do
     curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
@@ -52,6 +53,8 @@ start user-store "$US_PORT" DATABASE_URL="$DB/chat_users"
 start message-store "$MS_PORT" DATABASE_URL="$DB/chat_messages"
 GATEWAY_ENV=(MESSAGE_STORE_URL="http://127.0.0.1:$MS_PORT" ALLOWED_ORIGINS="http://127.0.0.1:$BFF_PORT")
 start gateway "$GW_PORT" "${GATEWAY_ENV[@]}"
+# A second gateway, for the loadgen runs over two gateways.
+start gateway-2 "$GW2_PORT" "${GATEWAY_ENV[@]}"
 start bff "$BFF_PORT" DATABASE_URL="$DB/chat_bff" USER_STORE_URL="http://127.0.0.1:$US_PORT" \
   MESSAGE_STORE_URL="http://127.0.0.1:$MS_PORT" GATEWAY_PUBLIC_URL="ws://127.0.0.1:$GW_PORT/ws" \
   LOGIN_PER_ADDRESS_PER_MIN=1000
@@ -78,12 +81,20 @@ mkdir -p e2e/artifacts
 log "running the browser tests against $E2E_BASE_URL"
 (cd e2e && npm test)
 
-# The load generator's smoke run: a few hundred connections for a few
-# seconds through the same stack, spread over two worker processes (so the
-# merge of their results is proven too); it exits non-zero on any loss,
-# duplicate or reorder, or if any user's connection is missing.
-log "loadgen smoke run"
+# The load generator's smoke runs, over both gateways: a fanout of a few
+# hundred connections spread over two worker processes (so the merge of
+# their results is proven too), and a churn run that creates conversations
+# and sends into each at once (the first-message race). Each exits non-zero
+# on any loss, duplicate, disorder, leak, refusal, unanswered send or
+# history mismatch, or if any user's connection is missing.
+GATEWAYS="ws://127.0.0.1:$GW_PORT/ws,ws://127.0.0.1:$GW2_PORT/ws"
+GATEWAY_PIDS="$(cat "$STACK/pids/gateway.pid"),$(cat "$STACK/pids/gateway-2.pid")"
+log "loadgen smoke run: fanout over two gateways"
 "$ROOT/target/debug/loadgen" fanout --connections 300 --conversations 30 --members 10 --senders 30 \
-  --rate 300 --duration 5 --ramp 2 --drain 3 --workers 2 --threads 1 --gateways "ws://127.0.0.1:$GW_PORT/ws" \
-  --message-store-url "http://127.0.0.1:$MS_PORT" --gateway-pids "$(cat "$STACK/pids/gateway.pid")" \
+  --rate 300 --duration 5 --ramp 2 --drain 3 --workers 2 --threads 1 --gateways "$GATEWAYS" \
+  --message-store-url "http://127.0.0.1:$MS_PORT" --gateway-pids "$GATEWAY_PIDS" \
   --quiet --out e2e/artifacts/loadgen-smoke.json --plot e2e/artifacts/loadgen-smoke.png
+log "loadgen smoke run: churn over two gateways"
+"$ROOT/target/debug/loadgen" churn --connections 120 --members 6 --senders 20 --rate 40 \
+  --duration 5 --ramp 2 --drain 3 --threads 1 --gateways "$GATEWAYS" \
+  --message-store-url "http://127.0.0.1:$MS_PORT" --quiet --out e2e/artifacts/loadgen-churn.json

@@ -34,7 +34,9 @@ function timeOf(iso) {
       d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
-const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+// A conversation's order is its messages' `seq` (the server's one order),
+// never arrival, id or time.
+const bySeq = (a, b) => a.seq - b.seq;
 
 // ---------------------------------------------------------------- api
 
@@ -70,6 +72,7 @@ const state = {
   typing: new Map(),        // conversation id → Map(user id → timeout)
   lastTypingSent: 0,
   notice: "",               // the banner's text, kept across re-renders
+  noticeFromError: false,   // cleared by the next success
 };
 
 function conversationName(c) {
@@ -97,8 +100,8 @@ function remember(c) {
 function addMessage(c, m) {
   if (c.messages.some((x) => x.id === m.id)) return false;
   c.messages.push(m);
-  c.messages.sort(byId);
-  if (!c.last_message || c.last_message.id < m.id) c.last_message = m;
+  c.messages.sort(bySeq);
+  if (!c.last_message || c.last_message.seq < m.seq) c.last_message = m;
   return true;
 }
 
@@ -160,6 +163,7 @@ function send(frame) {
 async function onReady() {
   backoff = 500;
   setConnection("online");
+  if (state.noticeFromError) banner("");
   // Catch up: the list, and everything missed in conversations already loaded.
   await loadConversations();
   for (const c of state.conversations.values()) {
@@ -173,14 +177,16 @@ async function onReady() {
 }
 
 async function catchUp(c) {
-  let after = c.messages.length ? c.messages[c.messages.length - 1].id : null;
-  if (!after) return loadOlder(c, true);
+  if (!c.messages.length) return loadOlder(c, true);
+  // After the last message seen, by seq: it may have come live before
+  // message-store stored it, so it cannot be named by id yet.
+  let query = `after_seq=${c.messages[c.messages.length - 1].seq}`;
   for (;;) {
-    const page = await api("GET", `/api/conversations/${c.id}/messages?after=${after}&limit=100`).catch(() => null);
+    const page = await api("GET", `/api/conversations/${c.id}/messages?${query}&limit=100`).catch(() => null);
     if (!page) return;
     page.messages.forEach((m) => { addMessage(c, m); settle(c, m); });
     if (!page.next) return;
-    after = page.next;
+    query = `after=${page.next}`;
   }
 }
 
@@ -190,12 +196,14 @@ function onFrame(f) {
     case "message": return onMessage(f.message);
     case "ack": {
       const c = state.conversations.get(f.message.conversation_id);
+      if (state.noticeFromError) banner("");
       if (c) { addMessage(c, f.message); settle(c, f.message); renderChat(); renderList(); }
       return;
     }
     case "typing": return onTyping(f.conversation_id, f.user_id);
     case "participant_added": return onMembership(f, true);
     case "participant_removed": return onMembership(f, false);
+    case "conversation_updated": return onRenamed(f);
     case "error": return onServerError(f);
   }
 }
@@ -239,11 +247,11 @@ function clearTyping(conversationId, userId) {
 
 async function onMembership(f, added) {
   if (f.user_id === state.me.id && !added) {
+    const c = state.conversations.get(f.conversation_id);
     state.conversations.delete(f.conversation_id);
-    if (state.openId === f.conversation_id) {
-      state.openId = null;
-      banner("You are no longer in that conversation.");
-    }
+    // Leaving by one's own hand needs no word; being removed does, at any width.
+    if (c && !c.leaving) banner(`You were removed from “${conversationName(c)}”.`);
+    if (state.openId === f.conversation_id) state.openId = null;
     renderShell();
     return;
   }
@@ -251,18 +259,35 @@ async function onMembership(f, added) {
   if (state.openId === f.conversation_id) renderChat();
 }
 
+function onRenamed(f) {
+  const c = state.conversations.get(f.conversation_id);
+  if (!c) return;
+  c.name = f.name;
+  renderList();
+  if (c.id === state.openId) renderChat();
+}
+
+// Why a send failed, in the bubble (every failure can be retried with the
+// same client_id: the server stores it once whatever happened before).
+const FAILED = {
+  unavailable: "Not delivered yet",
+  rate_limited: "Sending too fast",
+  not_participant: "You are not in this conversation",
+};
+
 function onServerError(f) {
   for (const c of state.conversations.values()) {
     const p = f.client_id && c.pending.get(f.client_id);
     if (p) {
       p.state = "failed";
-      p.error = f.code === "unavailable" ? "Not delivered yet" : f.message;
-      p.retryable = f.code === "unavailable" || f.code === "rate_limited";
+      p.error = FAILED[f.code] || f.message || f.code;
+      p.retryable = true;
       if (c.id === state.openId) renderChat();
       return;
     }
   }
-  banner(f.message || f.code);
+  if (f.code === "not_participant" && !f.client_id) return; // typing into a conversation just left
+  banner(f.message || f.code, { fromError: true });
 }
 
 // ---------------------------------------------------------------- loading
@@ -282,8 +307,8 @@ async function loadOlder(c, first = false) {
   if (loadingOlder || (!first && !c.hasMore)) return;
   loadingOlder = true;
   try {
-    const oldest = c.messages.length ? c.messages[0].id : null;
-    const q = oldest ? `before=${oldest}&limit=${PAGE}` : `limit=${PAGE}`;
+    const oldest = c.messages.length ? c.messages[0].seq : null;
+    const q = oldest !== null ? `before_seq=${oldest}&limit=${PAGE}` : `limit=${PAGE}`;
     const page = await api("GET", `/api/conversations/${c.id}/messages?${q}`);
     const list = document.querySelector(".messages");
     const before = list ? list.scrollHeight - list.scrollTop : 0;
@@ -294,7 +319,7 @@ async function loadOlder(c, first = false) {
       renderChat({ keepFromBottom: first ? null : before, stick: first });
     }
   } catch (e) {
-    banner(e.message);
+    banner(e.message, { fromError: true });
   } finally {
     loadingOlder = false;
   }
@@ -324,7 +349,7 @@ function resend(c, p) {
 
 async function openConversation(id) {
   state.openId = id;
-  state.notice = "";
+  if (state.notice) banner("");
   const c = state.conversations.get(id);
   if (!c) return;
   c.unread = 0;
@@ -338,7 +363,7 @@ async function startPrivate(userId) {
     const { conversation } = await api("POST", "/api/conversations", { kind: "private", participant_id: userId });
     remember(conversation);
     await openConversation(conversation.id);
-  } catch (e) { banner(e.message); }
+  } catch (e) { banner(e.message, { fromError: true }); }
 }
 
 async function signedIn(user) {
@@ -363,14 +388,19 @@ function signedOut() {
 
 const app = () => document.getElementById("app");
 
-function banner(text) {
+// The banner: one line across the top of the page, at every width, until
+// it is dismissed or what it reports is over.
+function banner(text, { fromError = false } = {}) {
   state.notice = text || "";
+  state.noticeFromError = !!state.notice && fromError;
   const el = document.querySelector(".banner");
-  if (el) { el.textContent = state.notice; el.hidden = !state.notice; }
+  if (el) el.replaceWith(bannerView());
 }
 
 function bannerView() {
-  return h("div", { class: "banner", role: "status", hidden: !state.notice }, state.notice);
+  return h("div", { class: "banner", role: "status", hidden: !state.notice },
+    h("span", {}, state.notice),
+    h("button", { type: "button", class: "dismiss", "aria-label": "Dismiss", onclick: () => banner("") }, "×"));
 }
 
 function renderAuth(mode) {
@@ -411,6 +441,7 @@ function renderAuth(mode) {
 function renderShell() {
   if (!state.me) return renderAuth("login");
   const shell = h("div", { class: "shell" + (state.openId ? " open" : "") },
+    bannerView(),
     h("aside", { class: "sidebar", "aria-label": "Conversations" },
       h("header", {},
         h("span", { class: "status " + state.connection, role: "img", "aria-label": state.connection }),
@@ -491,7 +522,7 @@ function renderChat(opts = {}) {
   if (!section) return;
   const c = state.conversations.get(state.openId);
   if (!c) {
-    section.replaceChildren(bannerView(), h("p", { class: "empty" }, "Pick a conversation, or find someone to talk to."));
+    section.replaceChildren(h("p", { class: "empty" }, "Pick a conversation, or find someone to talk to."));
     return;
   }
   const old = section.querySelector(".messages");
@@ -533,7 +564,6 @@ function renderChat(opts = {}) {
       h("button", { type: "button", class: "back", "aria-label": "Back to conversations", onclick: () => { state.openId = null; renderShell(); } }, "←"),
       h("h2", {}, conversationName(c)),
       c.kind === "group" ? h("button", { type: "button", onclick: () => settingsDialog(c) }, "Settings") : null),
-    bannerView(),
     list,
     h("div", { class: "typing", "aria-live": "polite" }),
     h("form", { class: "composer", onsubmit: (e) => { e.preventDefault(); submit(); } },
@@ -599,6 +629,7 @@ function settingsDialog(c) {
     error,
     h("div", { class: "actions" },
       h("button", { type: "button", onclick: () => act(async () => {
+        c.leaving = true;
         await api("DELETE", `/api/conversations/${c.id}/participants/${state.me.id}`);
         state.conversations.delete(c.id);
         state.openId = null;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { chatWith, gateway, launch, say, seen, shot, signUp, uniqueName } from "./helpers.mjs";
+import { chatWith, gateway, launch, say, seen, shot, signUp, uniqueName, userId } from "./helpers.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -113,7 +113,7 @@ test("a group is created, renamed, loses a member live, and the rest keep chatti
   await again.locator(".people li", { hasText: "Ben Member" }).getByRole("button", { name: "Remove" }).click();
   // Ben's view updates live: the conversation disappears.
   await b.page.locator(".conversations li", { hasText: /Project/ }).waitFor({ state: "detached" });
-  await b.page.getByText("You are no longer in that conversation.").waitFor();
+  await b.page.locator(".banner", { hasText: "You were removed from “Project Y”." }).waitFor();
   const status = await b.page.evaluate(async (id) => (await fetch(`/api/conversations/${id}`)).status,
     await a.page.locator(".conversations li.active").getAttribute("data-id"));
   assert.equal(status, 404);
@@ -186,4 +186,116 @@ test("the layout works at phone width", async () => {
   await phone.close();
   await ann.context.close();
   await bob.context.close();
+});
+
+test("the first message of a new group reaches everyone live, without a retry", async () => {
+  const owner = await signUp(browser, uniqueName("first_o"), "Fay First");
+  const a = await signUp(browser, uniqueName("first_a"), "Gus Guest");
+  const b = await signUp(browser, uniqueName("first_b"), "Hal Guest");
+  // Create and send at once, from the page itself (no waiting for anyone).
+  const id = await owner.page.evaluate(async (ids) => {
+    const resp = await fetch("/api/conversations", {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ kind: "group", name: "Right away", participant_ids: ids }),
+    });
+    return (await resp.json()).conversation.id;
+  }, [await userId(a), await userId(b)]);
+  await owner.page.locator(`.conversations li[data-id="${id}"]`).click();
+  await say(owner, "straight in");
+  await owner.page.locator(".msg.pending").waitFor({ state: "detached" });
+  assert.equal(await owner.page.locator(".msg.failed").count(), 0, "no failed bubble");
+  for (const m of [a, b]) {
+    const item = m.page.locator(".conversations li", { hasText: "Right away" });
+    await item.locator(".preview", { hasText: "straight in" }).waitFor();
+    await item.click();
+    assert.equal(await seen(m, "straight in"), 1);
+  }
+  await shot(a.page, "11-first-message-of-a-new-group");
+  for (const u of [owner, a, b]) await u.context.close();
+});
+
+test("a refused send shows why and goes through on Retry, with no duplicate", async () => {
+  const ann = await signUp(browser, uniqueName("retry_a"));
+  const bob = await signUp(browser, uniqueName("retry_b"));
+  await chatWith(ann, bob);
+  // Past the gateway's burst (40) in one go: the last ones are refused as too fast.
+  await ann.page.evaluate(() => {
+    for (let i = 1; i <= 50; i++) {
+      document.querySelector(".composer textarea").value = `burst ${i}`;
+      document.querySelector(".composer").requestSubmit();
+    }
+  });
+  const failed = ann.page.locator(".msg.failed");
+  await failed.first().waitFor();
+  await ann.page.locator(".msg.failed .when", { hasText: "Sending too fast" }).first().waitFor();
+  await shot(ann.page, "12-failed-send");
+  await ann.page.locator(".msg.pending:not(.failed)").waitFor({ state: "detached" });
+  const refused = await failed.count();
+  assert.ok(refused > 0 && refused < 50, `${refused} refused`);
+  // Retry each (same client id), one at a time: each waits for its answer.
+  while (await failed.count()) {
+    await failed.first().getByRole("button", { name: "Retry" }).click();
+    await ann.page.locator(".msg.pending:not(.failed)").waitFor({ state: "detached" });
+  }
+  await ann.page.locator(".msg.pending").waitFor({ state: "detached" });
+  await bob.page.locator(".conversations li").first().click();
+  for (let i = 1; i <= 50; i++) assert.equal(await seen(bob, `burst ${i}`), 1, `burst ${i}`);
+  for (let i = 1; i <= 50; i++) assert.equal(await seen(ann, `burst ${i}`), 1, `burst ${i}`);
+  await ann.context.close();
+  await bob.context.close();
+});
+
+test("a rename shows live in the other members' list and open chat", async () => {
+  const owner = await signUp(browser, uniqueName("ren_o"));
+  const a = await signUp(browser, uniqueName("ren_a"));
+  const id = await owner.page.evaluate(async (ids) => {
+    const resp = await fetch("/api/conversations", {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ kind: "group", name: "Old name", participant_ids: ids }),
+    });
+    return (await resp.json()).conversation.id;
+  }, [await userId(a)]);
+  await a.page.locator(`.conversations li[data-id="${id}"]`).click();
+  await a.page.locator(".chat h2", { hasText: "Old name" }).waitFor();
+  await owner.page.locator(`.conversations li[data-id="${id}"]`).click();
+  await owner.page.getByRole("button", { name: "Settings" }).click();
+  const settings = owner.page.getByRole("dialog", { name: "Group settings" });
+  await settings.getByLabel("Name").fill("New name");
+  await settings.getByRole("button", { name: "Rename" }).click();
+  await a.page.locator(".chat h2", { hasText: "New name" }).waitFor();
+  await a.page.locator(`.conversations li[data-id="${id}"] .name`, { hasText: "New name" }).waitFor();
+  await shot(a.page, "13-renamed-live");
+  for (const u of [owner, a]) await u.context.close();
+});
+
+test("a member removed while on a phone is told why the conversation went", async () => {
+  const owner = await signUp(browser, uniqueName("rm_o"));
+  const gone = await signUp(browser, uniqueName("rm_g"));
+  const id = await owner.page.evaluate(async (ids) => {
+    const resp = await fetch("/api/conversations", {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ kind: "group", name: "Leaving soon", participant_ids: ids }),
+    });
+    return (await resp.json()).conversation.id;
+  }, [await userId(gone)]);
+  const phone = await browser.newContext({ viewport: { width: 390, height: 800 } });
+  const page = await phone.newPage();
+  await page.goto(gone.page.url());
+  await page.getByLabel("Username").fill(gone.username);
+  await page.getByLabel("Password").fill("password123");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator(`.conversations li[data-id="${id}"]`).click();
+  await page.locator(".chat h2", { hasText: "Leaving soon" }).waitFor();
+  // (The status dot is in the list, hidden while a chat fills a phone.)
+  await page.locator(".status.online").waitFor({ state: "attached" });
+  const status = await owner.page.evaluate(async ([c, u]) =>
+    (await fetch(`/api/conversations/${c}/participants/${u}`, { method: "DELETE" })).status, [id, await userId(gone)]);
+  assert.equal(status, 204);
+  await page.locator(".banner", { hasText: "You were removed from “Leaving soon”." }).waitFor();
+  assert.equal(await page.locator(".banner").isVisible(), true, "visible at phone width");
+  await shot(page, "14-removed-on-a-phone");
+  await page.getByRole("button", { name: "Dismiss" }).click();
+  await page.locator(".banner").waitFor({ state: "hidden" });
+  await phone.close();
+  for (const u of [owner, gone]) await u.context.close();
 });

@@ -58,6 +58,11 @@ export async function seen(user, text) {
   return bubble.count();
 }
 
+/** The signed-in user's id, as the page's session knows it. */
+export async function userId(user) {
+  return user.page.evaluate(async () => (await (await fetch("/api/me")).json()).user.id);
+}
+
 export async function shot(page, name) {
   await page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
 }
