@@ -212,11 +212,17 @@ async fn history_pages_are_index_range_scans_of_the_query_the_route_runs() {
         .execute(&mut conn)
         .await
         .unwrap();
+    // Pages with more rows behind the cursor than the limit: an ordered
+    // walk of the seq index that stops after limit + 1 rows, whatever the
+    // depth. (Near an end, with a handful of rows left, the planner may
+    // fetch those few and sort them: also bounded, not checked here.)
     for cursor in [
         Cursor::Latest,
+        Cursor::Before(msgs[4990].seq),
         Cursor::Before(msgs[2500].seq),
+        Cursor::Before(msgs[100].seq),
         Cursor::After(msgs[10].seq),
-        Cursor::Before(msgs[1].seq),
+        Cursor::After(msgs[2500].seq),
     ] {
         let query = page_query(conv.as_uuid(), -1, cursor, 50);
         let plan: Vec<String> = Explain(query).load(&mut conn).await.unwrap();
@@ -226,7 +232,7 @@ async fn history_pages_are_index_range_scans_of_the_query_the_route_runs() {
             "{cursor:?}: {text}"
         );
         assert!(
-            !text.contains("Seq Scan") && !text.contains("Sort"),
+            !text.contains("Seq Scan") && !text.contains("Sort") && !text.contains("Bitmap"),
             "{cursor:?}: {text}"
         );
     }
