@@ -26,9 +26,9 @@
 //!   and Redpanda. On the local tansu broker it costs ack p99 of 0.5–1 s.
 //! - the default here: idempotence off and `max.in.flight.requests.per.connection=1`,
 //!   so a retry can never overtake a later batch. A retry after a lost ack may
-//!   write a record twice; every consumer drops the copy by message id
-//!   (message-store's primary key, the gateway's per-conversation recent-id
-//!   window), so users never see it.
+//!   write a record twice: a message copy has the same `client_id` and every
+//!   reader takes it for a resend (`crate::log::admit`); a membership event
+//!   copy has the same `version` and changes nothing. Users never see either.
 //!
 //! `KAFKA_IDEMPOTENCE=true` switches a deployment to the first.
 

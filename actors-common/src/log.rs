@@ -24,21 +24,32 @@
 //! the same `client_id` may have landed before (a resend). So every reader
 //! decides each message record again with [`admit`], from the log alone:
 //!
-//! 1. an earlier *accepted* record with the same conversation, sender and
-//!    `client_id` within the last [`WINDOW`] offsets: a **duplicate** (a
-//!    resend is answered with that earlier message, never stored twice);
-//! 2. the sending gateway had applied the log only up to `checked_seq`; if
+//! 1. the sending gateway had applied the log only up to `checked_seq`; if
 //!    that is more than [`WINDOW`] offsets behind, its view was too old to
 //!    trust: **stale** (the sender is told to resend);
-//! 3. the latest membership event for (conversation, sender) within the
-//!    window decides: a removal → **not a participant**, an add → accepted;
-//!    with none in the window the sending gateway's check stands: accepted.
+//! 2. the latest membership event for (conversation, sender) within the
+//!    window decides: a removal → **not a participant**; an add, or none in
+//!    the window, → the gateway's check stands.
 //!
-//! Every input is in the log, so a gateway that has read the last
-//! [`WINDOW`] offsets of a partition (they read that much back when they
-//! start) and message-store, which has read all of it, reach the same
-//! verdict for every record: what one gateway acks, every gateway delivers
-//! and history keeps; what it refuses, nobody sees.
+//! A record that passes both is *admissible*. It is a **duplicate** when an
+//! earlier admissible record with the same conversation, sender and
+//! `client_id` lies within the window; otherwise it is **accepted**: a new
+//! message, delivered and stored. A run of resends each within the window
+//! of the one before is one message, the run's first record; a resend is
+//! answered with it.
+//!
+//! Every input is in the log, and nothing depends on an earlier verdict but
+//! admissibility, which reaches back one window for its events: a reader
+//! that has read the last two windows of a partition (gateways read that
+//! much back when they start) decides every new record exactly as
+//! message-store, which has read all of it. What one gateway acks, every
+//! gateway delivers and history keeps; what it refuses, nobody sees.
+//!
+//! Membership events carry the conversation's membership `version`. An
+//! outbox may send an event again (a retry after a lost broker ack, a crash
+//! before its delete); a copy has the version of the original, and every
+//! reader ignores an event whose version is not above the last it applied
+//! for that (conversation, user), so a copy changes nothing.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -101,8 +112,14 @@ pub struct MessagePosted {
     pub created_at: DateTime<Utc>,
     pub client_id: Option<Uuid>,
     /// The offset of this conversation's partition up to which the sending
-    /// gateway had applied membership when it accepted the send.
+    /// gateway had applied membership when it accepted the send. (Records
+    /// from before there was one are taken as checked at their own offset.)
+    #[serde(default = "checked_by_an_older_gateway")]
     pub checked_seq: i64,
+}
+
+fn checked_by_an_older_gateway() -> i64 {
+    i64::MAX
 }
 
 impl MessagePosted {
@@ -315,9 +332,10 @@ pub fn partition_of(conversation: ConversationId, partitions: i32) -> i32 {
 pub enum Admission {
     /// A new message: deliver it, store it, ack it with this record's seq.
     Accepted,
-    /// A resend of the message at `seq`: nothing is delivered or stored
-    /// again, and the resend is acked with that message.
-    Duplicate { seq: i64 },
+    /// A resend: the admissible record at `previous` (within the window)
+    /// has the same resend key. Nothing is delivered or stored again; the
+    /// resend is answered with the message its run of resends began with.
+    Duplicate { previous: i64 },
     /// The sending gateway's view of membership was more than [`WINDOW`]
     /// offsets old: nobody sees it, the sender is asked to resend.
     Stale,
@@ -325,32 +343,39 @@ pub enum Admission {
     NotParticipant,
 }
 
+impl Admission {
+    /// Passed the membership checks (accepted, or a resend of a message).
+    pub fn admissible(self) -> bool {
+        matches!(self, Admission::Accepted | Admission::Duplicate { .. })
+    }
+}
+
 /// The admission rule (see the module docs) for the message record at
 /// `seq`, given:
 /// - `checked_seq` from the record;
-/// - `earlier`: the seq of the latest earlier accepted record with the same
-///   [`ResendKey`], if the reader knows one;
 /// - `last_event`: the latest membership event for (conversation, sender)
-///   before `seq` the reader knows, as (its seq, whether it added).
+///   before `seq` the reader knows, as (its seq, whether it added);
+/// - `previous`: the seq of the latest earlier *admissible* record with the
+///   same [`ResendKey`] the reader knows.
 ///
 /// Facts older than the window are ignored here, so a reader that
 /// remembers more than the window decides the same as one that does not.
 pub fn admit(
     seq: i64,
     checked_seq: i64,
-    earlier: Option<i64>,
     last_event: Option<(i64, bool)>,
+    previous: Option<i64>,
 ) -> Admission {
     let in_window = |s: i64| s < seq && s >= seq - WINDOW;
-    if let Some(first) = earlier.filter(|&s| in_window(s)) {
-        return Admission::Duplicate { seq: first };
-    }
-    if seq - checked_seq > WINDOW {
+    if seq.saturating_sub(checked_seq) > WINDOW {
         return Admission::Stale;
     }
-    match last_event.filter(|&(s, _)| in_window(s)) {
-        Some((_, false)) => Admission::NotParticipant,
-        Some((_, true)) | None => Admission::Accepted,
+    if let Some((_, false)) = last_event.filter(|&(s, _)| in_window(s)) {
+        return Admission::NotParticipant;
+    }
+    match previous.filter(|&s| in_window(s)) {
+        Some(previous) => Admission::Duplicate { previous },
+        None => Admission::Accepted,
     }
 }
 
@@ -458,19 +483,14 @@ mod tests {
     }
 
     #[test]
-    fn a_resend_within_the_window_is_the_earlier_message() {
+    fn a_resend_within_the_window_of_the_previous_one_is_a_duplicate() {
         assert_eq!(
-            admit(100, 90, Some(95), None),
-            Admission::Duplicate { seq: 95 }
-        );
-        // Even from a sender removed since: the message was accepted before.
-        assert_eq!(
-            admit(100, 90, Some(95), Some((97, false))),
-            Admission::Duplicate { seq: 95 }
+            admit(100, 90, None, Some(95)),
+            Admission::Duplicate { previous: 95 }
         );
         // Outside the window it is a new message.
         assert_eq!(
-            admit(WINDOW + 200, WINDOW + 190, Some(100), None),
+            admit(WINDOW + 200, WINDOW + 190, None, Some(100)),
             Admission::Accepted
         );
     }
@@ -478,21 +498,41 @@ mod tests {
     #[test]
     fn the_latest_membership_event_in_the_window_decides() {
         assert_eq!(
-            admit(100, 90, None, Some((95, false))),
+            admit(100, 90, Some((95, false)), None),
             Admission::NotParticipant
         );
-        assert_eq!(admit(100, 90, None, Some((95, true))), Admission::Accepted);
+        assert_eq!(admit(100, 90, Some((95, true)), None), Admission::Accepted);
         assert_eq!(admit(100, 99, None, None), Admission::Accepted);
+        // A resend from a sender removed since is refused too.
+        assert_eq!(
+            admit(100, 90, Some((97, false)), Some(95)),
+            Admission::NotParticipant
+        );
         // A removal older than the window is not known to every reader.
         assert_eq!(
-            admit(WINDOW + 200, WINDOW + 190, None, Some((100, false))),
+            admit(WINDOW + 200, WINDOW + 190, Some((100, false)), None),
             Admission::Accepted
         );
+    }
+
+    #[test]
+    fn a_record_of_an_older_gateway_counts_as_checked_where_it_is() {
+        let value = json!({"id":"0192f0c2-0000-7000-8000-000000000001","conversation_id":CONV,
+            "sender_id":USER,"body":"hi","created_at":"2026-11-27T10:00:00.123Z","client_id":null});
+        let LogEvent::Message(m) =
+            LogEvent::decode(None, Some(&serde_json::to_vec(&value).unwrap())).unwrap()
+        else {
+            panic!("not a message");
+        };
+        assert_eq!(admit(5, m.checked_seq, None, None), Admission::Accepted);
     }
 
     #[test]
     fn a_gateway_too_far_behind_is_stale() {
         assert_eq!(admit(WINDOW + 100, 99, None, None), Admission::Stale);
         assert_eq!(admit(WINDOW + 100, 100, None, None), Admission::Accepted);
+        assert!(
+            !Admission::Stale.admissible() && Admission::Duplicate { previous: 1 }.admissible()
+        );
     }
 }

@@ -38,12 +38,15 @@ pub enum Inbound {
         conversation_id: ConversationId,
         user_ids: Vec<UserId>,
         created: bool,
+        /// The conversation's membership version after the change.
+        version: i64,
     },
     /// A user left a conversation or was removed.
     Left {
         at: Position,
         conversation_id: ConversationId,
         user_id: UserId,
+        version: i64,
     },
     /// A group was renamed.
     Renamed {
@@ -106,11 +109,13 @@ impl Inbound {
                 conversation_id: e.conversation_id,
                 user_ids: e.user_ids,
                 created: e.created,
+                version: e.version,
             },
             LogEvent::ParticipantRemoved(e) => Inbound::Left {
                 at,
                 conversation_id: e.conversation_id,
                 user_id: e.user_id,
+                version: e.version,
             },
             LogEvent::ConversationRenamed(e) => Inbound::Renamed {
                 at,
@@ -205,7 +210,8 @@ mod tests {
                 at: AT,
                 conversation_id: c,
                 user_ids: vec![u],
-                created: true
+                created: true,
+                version: 1
             }
         );
         assert_eq!(
@@ -213,7 +219,8 @@ mod tests {
             Inbound::Left {
                 at: AT,
                 conversation_id: c,
-                user_id: u
+                user_id: u,
+                version: 2
             }
         );
         assert_eq!(

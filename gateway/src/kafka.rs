@@ -122,8 +122,8 @@ pub struct FanOut {
 
 /// The fan-out consumer: a group of its own (every gateway sees every
 /// record), assigned every partition without a rebalance. `chat.typing`
-/// starts at its end; `chat.messages` one admission window back from its
-/// end, so the ledger knows the window before the first live record.
+/// starts at its end; `chat.messages` two admission windows back from its
+/// end, so the ledger judges every live record exactly (`crate::ledger`).
 /// Blocking (metadata and watermark requests).
 pub fn fanout_consumer(
     bootstrap: &str,
@@ -147,7 +147,17 @@ pub fn fanout_consumer(
             topics.messages
         );
         let (low, high) = consumer.fetch_watermarks(&topics.messages, *p, timeout)?;
-        let from = (high - actors_common::log::WINDOW).max(low);
+        let wanted = high - 2 * actors_common::log::WINDOW;
+        if low > wanted.max(0) {
+            // Retention removed records this gateway should know: it may
+            // judge a resend or a removal of that stretch differently from
+            // message-store. Keep chat.messages' retention long.
+            log::warn!(
+                "gateway: {} partition {p} starts at {low}, inside the last two admission windows",
+                topics.messages
+            );
+        }
+        let from = wanted.max(low);
         tpl.add_partition_offset(&topics.messages, *p, Offset::Offset(from))?;
         live_from.push(high);
     }

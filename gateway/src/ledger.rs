@@ -1,22 +1,31 @@
-//! The ledger: this gateway's memory of the last [`WINDOW`] offsets of each
-//! partition of `chat.messages`, and the verdict on every message record.
+//! The ledger: this gateway's memory of the recent log of each partition of
+//! `chat.messages`, and the verdict on every message record.
 //!
-//! The Kafka consumer feeds it every record in log order (at start it reads
-//! the last window of each partition back, so it knows as much as any
-//! reader): it remembers accepted messages by [`ResendKey`] and the latest
-//! membership event of each (conversation, user), and decides each message
-//! with [`actors_common::log::admit`], the rule message-store and every
-//! other gateway apply too. So a verdict here is the verdict everywhere.
+//! The Kafka consumer feeds it every record in log order: it remembers the
+//! latest membership event of each (conversation, user) within the window
+//! (by version, so a copy an outbox sent again changes nothing) and, per
+//! resend key, the run of admissible records (its first record is the
+//! message; `actors_common::log`). It decides each message with
+//! [`actors_common::log::admit`], the rule message-store and every other
+//! gateway apply too, so a verdict here is the verdict everywhere.
+//!
+//! At start the consumer reads two windows back (`crate::kafka`): the first
+//! window only to learn membership events, so that from one window before
+//! the live end on, admissibility, and so every verdict on a live record,
+//! is exact. Which message a resend's run began with is known exactly for
+//! runs that began at or after the live end; for older ones the session
+//! asks message-store ([`Verdict::DuplicateOfOlder`]).
 //!
 //! A session that sent a message waits here for its record's verdict
 //! ([`Ledger::verdict`]) before it acks: the ack then names the message
-//! history keeps (the earlier one, for a resend) with its `seq`, and a send
+//! history keeps (the run's first, for a resend) with its `seq`, and a send
 //! that lost the race with the sender's removal is refused instead.
 //!
 //! One `Mutex` guards it: the consumer takes it once per record, a session
 //! once or twice per send.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
 use actors_common::log::{self, Admission, MessagePosted, ResendKey, WINDOW};
@@ -24,12 +33,22 @@ use actors_common::{ConversationId, MessageId, UserId};
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
-/// An accepted message, as much of it as a resend's ack needs.
+/// The message a run of resends is, as much of it as an ack needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Accepted {
     pub id: MessageId,
     pub seq: i64,
     pub created_at: DateTime<Utc>,
+    /// A hash of its body: an ack must carry the stored body, so a resend
+    /// with another body is answered from message-store.
+    pub body_hash: u64,
+}
+
+/// A hash of a message body (for [`Accepted::body_hash`]).
+pub fn body_hash(body: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    h.finish()
 }
 
 /// The verdict on a record a session of this gateway produced.
@@ -37,8 +56,11 @@ pub struct Accepted {
 pub enum Verdict {
     /// Stored at this seq, as sent.
     Accepted { seq: i64 },
-    /// A resend: the message is this earlier one.
+    /// A resend: the message is this one.
     Duplicate(Accepted),
+    /// A resend of a message from before this gateway's exact memory: ask
+    /// message-store which (it is stored, before `seq`).
+    DuplicateOfOlder { seq: i64 },
     /// The sender was removed before this point of the log.
     NotParticipant,
     /// The gateway's view of membership was too old when it accepted it.
@@ -52,29 +74,53 @@ pub enum Pending {
     Wait(oneshot::Receiver<Verdict>),
 }
 
+/// A run of admissible records with one resend key.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    /// The message (the run's first record), when known exactly.
+    first: Option<Accepted>,
+    /// The latest admissible record of the run.
+    last: i64,
+}
+
 /// What the ledger knows of one partition.
-#[derive(Default)]
 struct Window {
+    /// Records from here on are live: runs beginning here are known exactly.
+    live_from: i64,
     /// Offsets below this have been read.
     next: i64,
-    accepted: HashMap<ResendKey, Accepted>,
-    accepted_order: VecDeque<(i64, ResendKey)>,
-    events: HashMap<(ConversationId, UserId), (i64, bool)>,
+    runs: HashMap<ResendKey, Run>,
+    runs_order: VecDeque<(i64, ResendKey)>,
+    /// Latest membership event per (conversation, user): (seq, added, version).
+    events: HashMap<(ConversationId, UserId), (i64, bool, i64)>,
     events_order: VecDeque<(i64, (ConversationId, UserId))>,
-    refused: VecDeque<(i64, Verdict)>,
+    /// Verdicts on records read, for sessions that ask after the fact.
+    verdicts: VecDeque<(i64, Verdict)>,
 }
 
 impl Window {
+    fn new(live_from: i64) -> Self {
+        Self {
+            live_from,
+            next: 0,
+            runs: HashMap::new(),
+            runs_order: VecDeque::new(),
+            events: HashMap::new(),
+            events_order: VecDeque::new(),
+            verdicts: VecDeque::new(),
+        }
+    }
+
     /// Forgets what fell out of the window before `seq`.
     fn forget_before(&mut self, seq: i64) {
         let horizon = seq - WINDOW;
-        while let Some(&(s, key)) = self.accepted_order.front() {
+        while let Some(&(s, key)) = self.runs_order.front() {
             if s >= horizon {
                 break;
             }
-            self.accepted_order.pop_front();
-            if self.accepted.get(&key).is_some_and(|a| a.seq == s) {
-                self.accepted.remove(&key);
+            self.runs_order.pop_front();
+            if self.runs.get(&key).is_some_and(|r| r.last == s) {
+                self.runs.remove(&key);
             }
         }
         while let Some(&(s, pair)) = self.events_order.front() {
@@ -82,24 +128,33 @@ impl Window {
                 break;
             }
             self.events_order.pop_front();
-            if self.events.get(&pair).is_some_and(|(e, _)| *e == s) {
+            if self.events.get(&pair).is_some_and(|(e, ..)| *e == s) {
                 self.events.remove(&pair);
             }
         }
-        while self.refused.front().is_some_and(|(s, _)| *s < horizon) {
-            self.refused.pop_front();
+        while self.verdicts.front().is_some_and(|(s, _)| *s < horizon) {
+            self.verdicts.pop_front();
         }
     }
 }
 
-#[derive(Default)]
 struct Inner {
+    /// Per partition id: where its live part begins.
+    live_from: Vec<i64>,
     windows: HashMap<i32, Window>,
     waiting: HashMap<(i32, i64), oneshot::Sender<Verdict>>,
 }
 
+impl Inner {
+    fn window(&mut self, partition: i32) -> &mut Window {
+        let live_from = self.live_from.get(partition as usize).copied().unwrap_or(0);
+        self.windows
+            .entry(partition)
+            .or_insert_with(|| Window::new(live_from))
+    }
+}
+
 /// See the module docs.
-#[derive(Default)]
 pub struct Ledger {
     inner: Mutex<Inner>,
 }
@@ -111,6 +166,18 @@ impl std::fmt::Debug for Ledger {
 }
 
 impl Ledger {
+    /// A ledger whose partitions' live parts begin at `live_from` (index =
+    /// partition id).
+    pub fn new(live_from: &[i64]) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                live_from: live_from.to_vec(),
+                windows: HashMap::new(),
+                waiting: HashMap::new(),
+            }),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // The data stays consistent between statements; a panic elsewhere
         // while holding the lock leaves nothing half-written worth refusing.
@@ -118,44 +185,59 @@ impl Ledger {
     }
 
     /// Decides the message record at (`partition`, `seq`) and remembers it.
-    /// Returns whether it is to be delivered.
     pub fn admit(&self, partition: i32, seq: i64, m: &MessagePosted) -> Admission {
         let mut inner = self.lock();
-        let w = inner.windows.entry(partition).or_default();
+        let w = inner.window(partition);
         w.forget_before(seq);
         let key = m.resend_key();
-        let earlier = key.and_then(|k| w.accepted.get(&k)).map(|a| a.seq);
-        let last_event = w.events.get(&(m.conversation_id, m.sender_id)).copied();
-        let admission = log::admit(seq, m.checked_seq, earlier, last_event);
+        let previous = key.and_then(|k| w.runs.get(&k)).map(|r| r.last);
+        let last_event = w
+            .events
+            .get(&(m.conversation_id, m.sender_id))
+            .map(|&(s, added, _)| (s, added));
+        let admission = log::admit(seq, m.checked_seq, last_event, previous);
         let verdict = match admission {
             Admission::Accepted => {
+                let first = Accepted {
+                    id: m.id,
+                    seq,
+                    created_at: m.created_at,
+                    body_hash: body_hash(&m.body),
+                };
+                // A run that begins before the live part may have an
+                // admissible predecessor this gateway never judged.
+                let exact = seq >= w.live_from;
                 if let Some(k) = key {
-                    w.accepted.insert(
+                    w.runs.insert(
                         k,
-                        Accepted {
-                            id: m.id,
-                            seq,
-                            created_at: m.created_at,
+                        Run {
+                            first: exact.then_some(first),
+                            last: seq,
                         },
                     );
-                    w.accepted_order.push_back((seq, k));
+                    w.runs_order.push_back((seq, k));
                 }
                 Verdict::Accepted { seq }
             }
             Admission::Duplicate { .. } => {
-                // `earlier` is in the map: that is where the seq came from.
-                let first = key.and_then(|k| w.accepted.get(&k)).copied();
+                // `previous` came from the run: it is there.
+                let run = key.and_then(|k| w.runs.get_mut(&k));
+                let first = run.and_then(|r| {
+                    r.last = seq;
+                    r.first
+                });
+                if let Some(k) = key {
+                    w.runs_order.push_back((seq, k));
+                }
                 match first {
                     Some(a) => Verdict::Duplicate(a),
-                    None => Verdict::Stale,
+                    None => Verdict::DuplicateOfOlder { seq },
                 }
             }
             Admission::NotParticipant => Verdict::NotParticipant,
             Admission::Stale => Verdict::Stale,
         };
-        if !matches!(verdict, Verdict::Accepted { .. } | Verdict::Duplicate(_)) {
-            w.refused.push_back((seq, verdict));
-        }
+        w.verdicts.push_back((seq, verdict));
         w.next = w.next.max(seq + 1);
         if let Some(tx) = inner.waiting.remove(&(partition, seq)) {
             let _ = tx.send(verdict);
@@ -163,7 +245,8 @@ impl Ledger {
         admission
     }
 
-    /// Remembers a membership event of the log.
+    /// Remembers a membership event of the log; false when it is a copy of
+    /// one already applied (its version is not newer), for every user.
     pub fn membership(
         &self,
         partition: i32,
@@ -171,55 +254,59 @@ impl Ledger {
         conversation: ConversationId,
         users: &[UserId],
         added: bool,
-    ) {
+        version: i64,
+    ) -> bool {
         let mut inner = self.lock();
-        let w = inner.windows.entry(partition).or_default();
+        let w = inner.window(partition);
         w.forget_before(seq);
+        let mut any = false;
         for &u in users {
-            w.events.insert((conversation, u), (seq, added));
-            w.events_order.push_back((seq, (conversation, u)));
+            let newer = w
+                .events
+                .get(&(conversation, u))
+                .is_none_or(|&(.., v)| version > v);
+            if newer {
+                w.events.insert((conversation, u), (seq, added, version));
+                w.events_order.push_back((seq, (conversation, u)));
+                any = true;
+            }
         }
         w.next = w.next.max(seq + 1);
+        any
     }
 
     /// Notes that a record other than a message was read at `seq`.
     pub fn passed(&self, partition: i32, seq: i64) {
         let mut inner = self.lock();
-        let w = inner.windows.entry(partition).or_default();
+        let w = inner.window(partition);
         w.next = w.next.max(seq + 1);
     }
 
-    /// The accepted message a resend with `key` repeats, if it is in the
-    /// window of its partition.
+    /// The message a resend with `key` repeats, if its run is in the window
+    /// and known exactly.
     pub fn accepted(&self, partition: i32, key: &ResendKey) -> Option<Accepted> {
-        self.lock()
-            .windows
-            .get(&partition)
-            .and_then(|w| w.accepted.get(key))
-            .copied()
+        let inner = self.lock();
+        let w = inner.windows.get(&partition)?;
+        w.runs
+            .get(key)
+            .filter(|r| r.last >= w.next - WINDOW)
+            .and_then(|r| r.first)
     }
 
     /// The verdict on the record this gateway produced at (`partition`,
     /// `seq`), or a receiver that gets it when the consumer reads that far.
-    pub fn verdict(&self, partition: i32, seq: i64, key: &ResendKey) -> Pending {
+    pub fn verdict(&self, partition: i32, seq: i64) -> Pending {
         let mut inner = self.lock();
         if let Some(w) = inner.windows.get(&partition).filter(|w| w.next > seq) {
-            if let Some(a) = w.accepted.get(key) {
-                return Pending::Ready(if a.seq == seq {
-                    Verdict::Accepted { seq }
-                } else {
-                    Verdict::Duplicate(*a)
-                });
-            }
-            let refused = w
-                .refused
+            let verdict = w
+                .verdicts
                 .iter()
                 .rev()
                 .find(|(s, _)| *s == seq)
                 .map(|(_, v)| *v);
-            // Read, not accepted and not refused: it fell out of the
-            // window while the session waited; it must be sent again.
-            return Pending::Ready(refused.unwrap_or(Verdict::Stale));
+            // Read but forgotten: it fell out of the window while the
+            // session waited; it must be sent again.
+            return Pending::Ready(verdict.unwrap_or(Verdict::Stale));
         }
         let (tx, rx) = oneshot::channel();
         inner.waiting.insert((partition, seq), tx);
@@ -231,12 +318,13 @@ impl Ledger {
         self.lock().waiting.remove(&(partition, seq));
     }
 
-    /// How many accepted messages and membership events are remembered.
+    /// How many resend runs and membership events are remembered.
     pub fn sizes(&self) -> (usize, usize) {
         let inner = self.lock();
-        inner.windows.values().fold((0, 0), |(a, e), w| {
-            (a + w.accepted.len(), e + w.events.len())
-        })
+        inner
+            .windows
+            .values()
+            .fold((0, 0), |(a, e), w| (a + w.runs.len(), e + w.events.len()))
     }
 }
 
@@ -250,9 +338,16 @@ mod tests {
         MessagePosted::new(c, s, "hi".into(), Some(client), checked)
     }
 
+    fn ready(p: Pending) -> Verdict {
+        match p {
+            Pending::Ready(v) => v,
+            Pending::Wait(_) => panic!("not read yet"),
+        }
+    }
+
     #[test]
     fn a_resend_is_the_first_message_and_is_not_delivered_again() {
-        let l = Ledger::default();
+        let l = Ledger::new(&[0]);
         let (c, s, client) = (
             ConversationId::new_v7(),
             UserId::new_random(),
@@ -261,28 +356,57 @@ mod tests {
         let first = posted(c, s, client, 0);
         assert_eq!(l.admit(0, 10, &first), Admission::Accepted);
         let again = posted(c, s, client, 0);
-        assert_eq!(l.admit(0, 12, &again), Admission::Duplicate { seq: 10 });
+        assert_eq!(
+            l.admit(0, 12, &again),
+            Admission::Duplicate { previous: 10 }
+        );
+        let third = posted(c, s, client, 0);
+        assert_eq!(
+            l.admit(0, 15, &third),
+            Admission::Duplicate { previous: 12 }
+        );
         let key = again.resend_key().unwrap();
         assert_eq!(
             l.accepted(0, &key).map(|a| (a.id, a.seq)),
             Some((first.id, 10))
         );
-        let Pending::Ready(v) = l.verdict(0, 12, &key) else {
-            panic!("read already")
+        assert!(
+            matches!(ready(l.verdict(0, 15)), Verdict::Duplicate(a) if a.id == first.id && a.seq == 10)
+        );
+        assert_eq!(ready(l.verdict(0, 10)), Verdict::Accepted { seq: 10 });
+    }
+
+    #[test]
+    fn a_run_that_began_before_the_live_part_is_asked_about() {
+        let l = Ledger::new(&[100]);
+        let (c, s, client) = (
+            ConversationId::new_v7(),
+            UserId::new_random(),
+            Uuid::new_v4(),
+        );
+        assert_eq!(
+            l.admit(0, 90, &posted(c, s, client, 90)),
+            Admission::Accepted
+        );
+        let key = ResendKey {
+            conversation_id: c,
+            sender_id: s,
+            client_id: client,
         };
-        assert!(matches!(v, Verdict::Duplicate(a) if a.id == first.id && a.seq == 10));
-        let Pending::Ready(v) = l.verdict(0, 10, &key) else {
-            panic!("read already")
-        };
-        assert_eq!(v, Verdict::Accepted { seq: 10 });
+        assert_eq!(l.accepted(0, &key), None, "not known exactly");
+        l.admit(0, 120, &posted(c, s, client, 110));
+        assert_eq!(
+            ready(l.verdict(0, 120)),
+            Verdict::DuplicateOfOlder { seq: 120 }
+        );
     }
 
     #[test]
     fn a_session_waiting_for_its_record_gets_the_verdict_when_it_is_read() {
-        let l = Ledger::default();
+        let l = Ledger::new(&[0; 4]);
         let (c, s) = (ConversationId::new_v7(), UserId::new_random());
         let m = posted(c, s, Uuid::new_v4(), 0);
-        let Pending::Wait(mut rx) = l.verdict(3, 5, &m.resend_key().unwrap()) else {
+        let Pending::Wait(mut rx) = l.verdict(3, 5) else {
             panic!("not read yet")
         };
         assert!(rx.try_recv().is_err());
@@ -292,17 +416,13 @@ mod tests {
 
     #[test]
     fn a_send_after_the_senders_removal_is_refused_and_after_re_adding_accepted() {
-        let l = Ledger::default();
+        let l = Ledger::new(&[0, 0]);
         let (c, s) = (ConversationId::new_v7(), UserId::new_random());
-        l.membership(1, 20, c, &[s], false);
+        assert!(l.membership(1, 20, c, &[s], false, 3));
         let late = posted(c, s, Uuid::new_v4(), 19);
         assert_eq!(l.admit(1, 21, &late), Admission::NotParticipant);
-        let key = late.resend_key().unwrap();
-        let Pending::Ready(v) = l.verdict(1, 21, &key) else {
-            panic!()
-        };
-        assert_eq!(v, Verdict::NotParticipant);
-        l.membership(1, 22, c, &[s], true);
+        assert_eq!(ready(l.verdict(1, 21)), Verdict::NotParticipant);
+        assert!(l.membership(1, 22, c, &[s], true, 4));
         assert_eq!(
             l.admit(1, 23, &posted(c, s, Uuid::new_v4(), 22)),
             Admission::Accepted
@@ -310,15 +430,31 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_of_an_event_sent_again_changes_nothing() {
+        let l = Ledger::new(&[0]);
+        let (c, s) = (ConversationId::new_v7(), UserId::new_random());
+        // remove v3, add v4, then the same two again (a retried batch).
+        assert!(l.membership(0, 1, c, &[s], false, 3));
+        assert!(l.membership(0, 2, c, &[s], true, 4));
+        assert!(!l.membership(0, 3, c, &[s], false, 3));
+        assert!(!l.membership(0, 4, c, &[s], true, 4));
+        assert_eq!(
+            l.admit(0, 5, &posted(c, s, Uuid::new_v4(), 4)),
+            Admission::Accepted,
+            "still a member"
+        );
+    }
+
+    #[test]
     fn what_falls_out_of_the_window_is_forgotten() {
-        let l = Ledger::default();
+        let l = Ledger::new(&[0]);
         let (c, s, client) = (
             ConversationId::new_v7(),
             UserId::new_random(),
             Uuid::new_v4(),
         );
         l.admit(0, 0, &posted(c, s, client, 0));
-        l.membership(0, 1, c, &[UserId::new_random()], true);
+        l.membership(0, 1, c, &[UserId::new_random()], true, 2);
         assert_eq!(l.sizes(), (1, 1));
         l.passed(0, WINDOW + 5);
         l.admit(

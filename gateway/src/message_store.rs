@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use actors_common::jwt::JwtKeys;
-use actors_common::{ConversationId, UserId};
+use actors_common::{ConversationId, Message, UserId};
 use anyhow::Context as _;
 use serde::Deserialize;
 
@@ -18,7 +18,8 @@ struct Ids {
 
 thread_local! {
     // awc's client is per thread; sessions live on the HTTP worker threads.
-    static CLIENT: awc::Client = awc::Client::builder().timeout(Duration::from_secs(5)).finish();
+    // A send waits on these answers: they must not take long.
+    static CLIENT: awc::Client = awc::Client::builder().timeout(Duration::from_secs(2)).finish();
 }
 
 /// `GET /conversations/ids` for `user`.
@@ -85,4 +86,41 @@ pub async fn membership(
             Membership::NotYet
         }
     }
+}
+
+#[derive(Deserialize)]
+struct Stored {
+    message: Message,
+}
+
+/// The message `user` stored in `conversation` with `client_id`, the latest
+/// before `before_seq` (`GET /conversations/{id}/messages/by-client/{client_id}`):
+/// what a resend is answered with when the gateway does not remember it.
+pub async fn resent_message(
+    base: &str,
+    keys: &JwtKeys,
+    user: UserId,
+    conversation: ConversationId,
+    client_id: uuid::Uuid,
+    before_seq: i64,
+) -> Option<Message> {
+    let client = CLIENT.with(Clone::clone);
+    let mut resp = client
+        .get(format!(
+            "{}/conversations/{conversation}/messages/by-client/{client_id}?before_seq={before_seq}",
+            base.trim_end_matches('/')
+        ))
+        .bearer_auth(keys.gateway_service_token(user))
+        .send()
+        .await
+        .map_err(|e| log::warn!("message-store: resend lookup failed: {e}"))
+        .ok()?;
+    if !resp.status().is_success() {
+        log::info!(
+            "message-store: resend of user_id={user} client_id={client_id} answered {}",
+            resp.status()
+        );
+        return None;
+    }
+    resp.json::<Stored>().await.ok().map(|s| s.message)
 }

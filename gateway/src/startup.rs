@@ -94,7 +94,7 @@ impl Application {
         };
 
         let roster = Arc::new(Roster::new(&live_from));
-        let ledger = Arc::new(Ledger::default());
+        let ledger = Arc::new(Ledger::new(&live_from));
 
         let conversation_arbiters: Vec<Arbiter> = (0..settings.arbiter_count())
             .map(|_| Arbiter::new())

@@ -17,6 +17,8 @@ pub struct Metrics {
     pub membership_events: IntCounter,
     /// Partitions of `chat.messages` this instance ingests.
     pub partitions_owned: IntGauge,
+    /// Messages stored from senders the log never added (a gateway's bug).
+    pub unexpected_senders: IntCounter,
     /// Records per ingest batch.
     pub batch_size: Histogram,
     /// Seconds per batch write (transaction included).
@@ -49,6 +51,10 @@ impl Metrics {
             membership_events: counter(
                 "message_store_membership_events_total",
                 "Membership events applied from the log",
+            ),
+            unexpected_senders: counter(
+                "message_store_unexpected_senders_total",
+                "Messages stored from senders the log never added or had removed long ago",
             ),
             partitions_owned: register(
                 registry,

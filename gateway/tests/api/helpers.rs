@@ -23,6 +23,7 @@ pub struct Stack {
     pub topics: Topics,
     pub keys: JwtKeys,
     pub http: awc::Client,
+    pub bootstrap: String,
 }
 
 pub struct Gateway {
@@ -95,32 +96,40 @@ async fn spawn_stack_full(
     let message_store = format!("http://127.0.0.1:{}", ms.port());
     actix_web::rt::spawn(ms.run_until_stopped());
 
-    let mut started = Vec::new();
-    for _ in 0..gateways {
-        let mut settings = gateway_settings(&topics, &message_store);
-        settings.kafka_bootstrap = bootstrap.to_owned();
-        tweak(&mut settings);
-        let app = gateway::startup::Application::build(settings)
-            .await
-            .expect("build gateway");
-        started.push(Gateway {
-            port: app.port(),
-            stop: app.stop_handle(),
-        });
-        actix_web::rt::spawn(app.run_until_stopped());
-    }
-    Stack {
+    let mut stack = Stack {
         message_store,
-        gateways: started,
+        gateways: Vec::new(),
         topics,
         keys: JwtKeys::new(SECRET.as_bytes()),
         http: awc::Client::builder()
             .timeout(Duration::from_secs(20))
             .finish(),
+        bootstrap: bootstrap.to_owned(),
+    };
+    for _ in 0..gateways {
+        stack.spawn_gateway(&tweak).await;
     }
+    stack
 }
 
 impl Stack {
+    /// Starts one more gateway on this stack (it joins the running system,
+    /// as a gateway started later in a deployment does); returns its index.
+    pub async fn spawn_gateway(&mut self, tweak: impl Fn(&mut Settings)) -> usize {
+        let mut settings = gateway_settings(&self.topics, &self.message_store);
+        settings.kafka_bootstrap = self.bootstrap.clone();
+        tweak(&mut settings);
+        let app = gateway::startup::Application::build(settings)
+            .await
+            .expect("build gateway");
+        self.gateways.push(Gateway {
+            port: app.port(),
+            stop: app.stop_handle(),
+        });
+        actix_web::rt::spawn(app.run_until_stopped());
+        self.gateways.len() - 1
+    }
+
     /// The token the bff would hand `user` for the gateway.
     pub fn ws_token(&self, user: UserId) -> String {
         self.keys

@@ -248,3 +248,42 @@ async fn a_rename_reaches_every_members_sessions_on_every_gateway() {
         assert_eq!(s.next_of("conversation_updated").await, updated);
     }
 }
+
+#[actix_web::test]
+async fn a_resend_through_a_gateway_started_since_is_the_stored_message() {
+    let mut stack = spawn_stack(1).await;
+    let (me, friend) = (UserId::new_random(), UserId::new_random());
+    let conv = stack.create_group(me, &[friend]).await;
+    let mut first = stack.connect(0, me).await;
+    let cid = uuid::Uuid::new_v4();
+    let send = json!({"type": "send", "conversation_id": conv, "client_id": cid, "body": "before you came"});
+    first.send(send.clone()).await;
+    let acked = first.next_of("ack").await["message"].clone();
+    // History has it before the new gateway starts.
+    stack
+        .history_when(conv, me, |h| h.iter().any(|m| m["id"] == acked["id"]))
+        .await;
+    drop(first);
+
+    // A gateway that did not exist when the message was sent: it knows the
+    // log only from its own start, and asks message-store.
+    let later = stack.spawn_gateway(|_| {}).await;
+    let mut again = stack.connect(later, me).await;
+    again.send(send).await;
+    assert_eq!(again.next_of("ack").await["message"], acked);
+
+    // A resend with another body is still the stored message, body and all.
+    let edited =
+        json!({"type": "send", "conversation_id": conv, "client_id": cid, "body": "edited"});
+    again.send(edited).await;
+    assert_eq!(again.next_of("ack").await["message"], acked);
+    again.say(conv, "marker").await;
+    let history = stack
+        .history_when(conv, friend, |h| h.iter().any(|m| m["body"] == "marker"))
+        .await;
+    let bodies: Vec<&str> = history
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["before you came", "marker"], "stored once");
+}

@@ -18,20 +18,34 @@ CREATE UNIQUE INDEX messages_conversation_seq_key ON messages (conversation_id, 
 ALTER TABLE messages DROP CONSTRAINT messages_sender_client_key;
 CREATE INDEX messages_resend_idx ON messages (sender_id, client_id, seq) WHERE client_id IS NOT NULL;
 
+-- Resends the log admitted (not stored as messages): a resend is a
+-- duplicate when an admissible record with its key lies within the window
+-- before it, whether that one was stored or was itself a resend.
+CREATE TABLE resends (
+    conversation_id uuid   NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    seq             bigint NOT NULL,
+    sender_id       uuid   NOT NULL,
+    client_id       uuid   NOT NULL,
+    PRIMARY KEY (conversation_id, seq)
+);
+CREATE INDEX resends_key_idx ON resends (sender_id, client_id, seq);
+
 -- Membership as the log orders it, written only by ingest as it reads the
 -- log: the latest membership event of each (conversation, user) it has
--- read. It decides whether a sender was a participant at a message's point
--- of the log, and from where a participant may see history (seq > seq).
+-- read (by version: a copy an outbox sent again changes nothing). It
+-- decides whether a sender was a participant at a message's point of the
+-- log, and from where a participant may see history (seq > seq).
 CREATE TABLE log_members (
     conversation_id uuid    NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
     user_id         uuid    NOT NULL,
     active          boolean NOT NULL,
     seq             bigint  NOT NULL,
+    version         bigint  NOT NULL,
     PRIMARY KEY (conversation_id, user_id)
 );
 -- Members from before: visible from their joined_at, expressed as a seq.
-INSERT INTO log_members (conversation_id, user_id, active, seq)
-SELECT p.conversation_id, p.user_id, p.left_at IS NULL,
+INSERT INTO log_members (conversation_id, user_id, active, version, seq)
+SELECT p.conversation_id, p.user_id, p.left_at IS NULL, 0,
        COALESCE((SELECT max(m.seq) FROM messages m
                   WHERE m.conversation_id = p.conversation_id AND m.created_at < p.joined_at),
                 -4611686018427387905)

@@ -3,16 +3,15 @@
 //!
 //! For each record, in order:
 //! - a membership event updates `log_members`, the latest event of each
-//!   (conversation, user); an event at or before what is stored (a replay)
-//!   changes nothing;
+//!   (conversation, user) by version; a copy an outbox sent again (same
+//!   version) changes nothing;
 //! - a message is decided by [`actors_common::log::admit`] from the log's
-//!   own facts: the earlier accepted rows with the same resend key
-//!   (`messages`) and the sender's latest membership event (`log_members`, as
-//!   the records before it in this batch left it). Only accepted messages
-//!   are stored, with their offset as `seq`. As a last guard, history never
-//!   takes a message from someone the log has not added or has removed,
-//!   however long ago (a correct gateway never sends one: its own check is
-//!   exact up to `checked_seq`, and `admit` covers the rest);
+//!   own facts: the sender's latest membership event (`log_members`, as the
+//!   records before it in this batch left it) and the earlier admissible
+//!   records with the same resend key (stored messages and `resends`). An
+//!   accepted message is stored with its offset as `seq`; an admissible
+//!   resend is noted in `resends` (a later resend within the window of it is
+//!   a duplicate too);
 //! - a rename changes nothing here (the name was stored by the request).
 //!
 //! Offsets move by compare-and-set: a partition's `next_offset` must still be
@@ -30,7 +29,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::models::{LogMemberRow, MessageRow};
-use super::schema::{conversations, ingest_offsets, log_members, messages};
+use super::schema::{conversations, ingest_offsets, log_members, messages, resends};
 
 /// A record of `chat.messages` that was read: where it is, and what.
 #[derive(Clone, Debug)]
@@ -60,8 +59,11 @@ pub struct Applied {
     pub not_participant: usize,
     /// Messages accepted on a view of membership too old to trust.
     pub stale: usize,
-    /// Messages with a body no client may send (a producer's bug).
+    /// Messages with a body or a time no client may send (a producer's bug).
     pub invalid: usize,
+    /// Messages accepted from a sender the log never added or has removed
+    /// outside the window: a correct gateway never sends one.
+    pub unexpected_sender: usize,
     /// Records of a conversation this database does not have.
     pub unknown_conversation: usize,
     /// Membership events applied.
@@ -124,13 +126,20 @@ async fn advance(conn: &mut AsyncPgConnection, topic: &str, a: &Advance) -> Resu
 }
 
 type Pair = (Uuid, Uuid);
+
+/// A time PostgreSQL can store and a gateway could have written.
+fn plausible(t: chrono::DateTime<chrono::Utc>) -> bool {
+    use chrono::Datelike as _;
+    (2000..=9999).contains(&t.year())
+}
 type Key = (Uuid, Uuid, Uuid);
 
 /// What the batch needs to know from the database before it walks the log.
 struct Known {
     conversations: HashSet<Uuid>,
     members: HashMap<Pair, LogMemberRow>,
-    /// Seqs of stored messages per resend key, within the window of the batch.
+    /// Seqs of admissible records (stored messages and resends) per resend
+    /// key, within the window of the batch.
     resends: HashMap<Key, Vec<i64>>,
 }
 
@@ -199,6 +208,21 @@ async fn known(conn: &mut AsyncPgConnection, records: &[LogRecord]) -> QueryResu
                 resends.entry((c, s, client)).or_default().push(seq);
             }
         }
+        let repeats: Vec<(Uuid, Uuid, Uuid, i64)> = resends::table
+            .filter(resends::sender_id.eq_any(&senders))
+            .filter(resends::client_id.eq_any(&client_ids))
+            .filter(resends::seq.ge(from))
+            .select((
+                resends::conversation_id,
+                resends::sender_id,
+                resends::client_id,
+                resends::seq,
+            ))
+            .load(conn)
+            .await?;
+        for (c, s, client, seq) in repeats {
+            resends.entry((c, s, client)).or_default().push(seq);
+        }
     }
     Ok(Known {
         conversations,
@@ -227,15 +251,16 @@ pub async fn apply(
         let mut applied = Applied::default();
         let mut changed: HashSet<Pair> = HashSet::new();
         let mut rows: Vec<MessageRow> = Vec::new();
+        let mut repeats: Vec<(Uuid, i64, Uuid, Uuid)> = Vec::new();
         for r in records {
             let conversation = r.event.conversation_id().as_uuid();
             if !known_conversations.contains(&conversation) {
                 applied.unknown_conversation += 1;
                 continue;
             }
-            let mut set_member = |user: Uuid, active: bool| {
+            let mut set_member = |user: Uuid, active: bool, version: i64| {
                 let key = (conversation, user);
-                let newer = members.get(&key).is_none_or(|m| m.seq < r.offset);
+                let newer = members.get(&key).is_none_or(|m| version > m.version);
                 if newer {
                     members.insert(
                         key,
@@ -244,6 +269,7 @@ pub async fn apply(
                             user_id: user,
                             active,
                             seq: r.offset,
+                            version,
                         },
                     );
                     changed.insert(key);
@@ -253,40 +279,48 @@ pub async fn apply(
                 LogEvent::ParticipantsAdded(e) => {
                     applied.membership_events += 1;
                     for u in &e.user_ids {
-                        set_member(u.as_uuid(), true);
+                        set_member(u.as_uuid(), true, e.version);
                     }
                 }
                 LogEvent::ParticipantRemoved(e) => {
                     applied.membership_events += 1;
-                    set_member(e.user_id.as_uuid(), false);
+                    set_member(e.user_id.as_uuid(), false, e.version);
                 }
                 LogEvent::ConversationRenamed(_) => {}
                 LogEvent::Message(m) => {
-                    if validation::body(&m.body).is_err() {
+                    if validation::body(&m.body).is_err() || !plausible(m.created_at) {
                         applied.invalid += 1;
                         continue;
                     }
                     let seq = r.offset;
-                    let key = m
-                        .client_id
-                        .map(|c| (conversation, m.sender_id.as_uuid(), c));
-                    let earlier = key
+                    let sender = m.sender_id.as_uuid();
+                    let key = m.client_id.map(|c| (conversation, sender, c));
+                    let previous = key
                         .and_then(|k| resends.get(&k))
                         .and_then(|seqs| seqs.iter().copied().filter(|&s| s < seq).max());
                     let last_event = members
-                        .get(&(conversation, m.sender_id.as_uuid()))
+                        .get(&(conversation, sender))
                         .filter(|e| e.seq < seq)
                         .map(|e| (e.seq, e.active));
-                    let member_now = last_event.is_some_and(|(_, active)| active);
-                    match log::admit(seq, m.checked_seq, earlier, last_event) {
-                        Admission::Accepted if !member_now => applied.not_participant += 1,
+                    let admission = log::admit(seq, m.checked_seq, last_event, previous);
+                    if admission.admissible() {
+                        if let Some(k) = key {
+                            resends.entry(k).or_default().push(seq);
+                        }
+                    }
+                    match admission {
                         Admission::Accepted => {
-                            if let Some(k) = key {
-                                resends.entry(k).or_default().push(seq);
+                            if !last_event.is_some_and(|(_, active)| active) {
+                                applied.unexpected_sender += 1;
                             }
                             rows.push(MessageRow::from(&m.clone().at(seq)));
                         }
-                        Admission::Duplicate { .. } => applied.duplicates += 1,
+                        Admission::Duplicate { .. } => {
+                            applied.duplicates += 1;
+                            if let Some(client) = m.client_id {
+                                repeats.push((conversation, seq, sender, client));
+                            }
+                        }
                         Admission::NotParticipant => applied.not_participant += 1,
                         Admission::Stale => applied.stale += 1,
                     }
@@ -306,6 +340,7 @@ pub async fn apply(
                 .set((
                     log_members::active.eq(excluded(log_members::active)),
                     log_members::seq.eq(excluded(log_members::seq)),
+                    log_members::version.eq(excluded(log_members::version)),
                 ))
                 .execute(conn)
                 .await?;
@@ -319,6 +354,24 @@ pub async fn apply(
             applied.inserted += n;
             // A record stored before (a replay) conflicts on its id.
             applied.duplicates += chunk.len() - n;
+        }
+        let repeats: Vec<_> = repeats
+            .into_iter()
+            .map(|(c, seq, sender, client)| {
+                (
+                    resends::conversation_id.eq(c),
+                    resends::seq.eq(seq),
+                    resends::sender_id.eq(sender),
+                    resends::client_id.eq(client),
+                )
+            })
+            .collect();
+        for chunk in repeats.chunks(10_000) {
+            diesel::insert_into(resends::table)
+                .values(chunk)
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
         }
         Ok(applied)
     })

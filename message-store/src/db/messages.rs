@@ -99,6 +99,27 @@ pub async fn visible_after(
         .optional()
 }
 
+/// The message `sender` stored in `conversation` with `client_id`, the
+/// latest before `before_seq`: what a resend of it is answered with.
+pub async fn by_client(
+    conn: &mut AsyncPgConnection,
+    conversation: Uuid,
+    sender: Uuid,
+    client_id: Uuid,
+    before_seq: i64,
+) -> QueryResult<Option<MessageRow>> {
+    messages::table
+        .filter(messages::sender_id.eq(sender))
+        .filter(messages::client_id.eq(client_id))
+        .filter(messages::conversation_id.eq(conversation))
+        .filter(messages::seq.lt(before_seq))
+        .order(messages::seq.desc())
+        .select(MessageRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// Every message of a conversation, in seq order (tests and tools).
 pub async fn all_in(
     conn: &mut AsyncPgConnection,

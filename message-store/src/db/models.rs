@@ -47,6 +47,8 @@ pub struct LogMemberRow {
     pub user_id: Uuid,
     pub active: bool,
     pub seq: i64,
+    /// The conversation's membership version of that event.
+    pub version: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable, Insertable, QueryableByName)]

@@ -26,6 +26,7 @@ diesel::table! {
         user_id -> Uuid,
         active -> Bool,
         seq -> Int8,
+        version -> Int8,
     }
 }
 
@@ -38,6 +39,15 @@ diesel::table! {
         created_at -> Timestamptz,
         client_id -> Nullable<Uuid>,
         seq -> Int8,
+    }
+}
+
+diesel::table! {
+    resends (conversation_id, seq) {
+        conversation_id -> Uuid,
+        seq -> Int8,
+        sender_id -> Uuid,
+        client_id -> Uuid,
     }
 }
 
@@ -64,6 +74,7 @@ diesel::table! {
 diesel::joinable!(log_members -> conversations (conversation_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(participants -> conversations (conversation_id));
+diesel::joinable!(resends -> conversations (conversation_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     conversations,
@@ -72,4 +83,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     messages,
     outbox,
     participants,
+    resends,
 );

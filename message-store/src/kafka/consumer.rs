@@ -46,6 +46,9 @@ pub const BATCH_WAIT: Duration = Duration::from_millis(5);
 /// How often free partitions are claimed and the lock connection checked.
 pub const CLAIM_EVERY: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How long a statement on the lock connection may take: a half-open
+/// connection must not hold up ingest of every partition.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What ingest needs to run.
 #[derive(Clone, Debug)]
@@ -84,17 +87,30 @@ impl Ownership {
         self.last_claim = Some(Instant::now());
         let before: Vec<i32> = self.owned.keys().copied().collect();
         if let Some(conn) = self.locks.as_mut() {
-            if diesel::sql_query("SELECT 1").execute(conn).await.is_err() {
+            let alive =
+                tokio::time::timeout(LOCK_TIMEOUT, diesel::sql_query("SELECT 1").execute(conn))
+                    .await
+                    .is_ok_and(|r| r.is_ok());
+            if !alive {
                 log::warn!("ingest: lock connection lost; giving up every partition");
                 self.locks = None;
                 self.owned.clear();
             }
         }
         if self.locks.is_none() {
-            match AsyncPgConnection::establish(&self.database_url).await {
-                Ok(conn) => self.locks = Some(conn),
-                Err(e) => {
+            match tokio::time::timeout(
+                LOCK_TIMEOUT,
+                AsyncPgConnection::establish(&self.database_url),
+            )
+            .await
+            {
+                Ok(Ok(conn)) => self.locks = Some(conn),
+                Ok(Err(e)) => {
                     log::warn!("ingest: cannot connect for partition locks: {e}");
+                    return before != self.owned.keys().copied().collect::<Vec<_>>();
+                }
+                Err(_) => {
+                    log::warn!("ingest: connecting for partition locks timed out");
                     return before != self.owned.keys().copied().collect::<Vec<_>>();
                 }
             }
@@ -111,12 +127,15 @@ impl Ownership {
             };
             if let (Some(offsets), Some(conn)) = (offsets, self.locks.as_mut()) {
                 for p in free {
-                    let got = diesel::sql_query(
+                    let lock = diesel::sql_query(
                         "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked",
                     )
                     .bind::<Text, _>(lock_name(&self.topic, p))
-                    .get_result::<Locked>(conn)
-                    .await;
+                    .get_result::<Locked>(conn);
+                    let got = match tokio::time::timeout(LOCK_TIMEOUT, lock).await {
+                        Ok(r) => r,
+                        Err(_) => Err(diesel::result::Error::BrokenTransactionManager),
+                    };
                     match got {
                         Ok(Locked { locked: true }) => {
                             // Read again under the lock: the last owner may
@@ -300,7 +319,10 @@ pub async fn run(
                     own.owned.insert(a.partition, Some(a.to));
                 }
             }
-            Stored::Moved(p) => {
+            Stored::Moved(p, advances) => {
+                for a in advances {
+                    own.owned.insert(a.partition, Some(a.to));
+                }
                 log::warn!("ingest: partition={p} moved to another instance; releasing it");
                 own.release(p).await;
                 if let Err(e) = consumer.assign(&own.assignment()) {
@@ -314,8 +336,10 @@ pub async fn run(
 }
 
 enum Stored {
+    /// Applied, and where it left each partition.
     Done(Applied, Vec<Advance>),
-    Moved(i32),
+    /// Another instance moved the partition; what was applied before that.
+    Moved(i32, Vec<Advance>),
     ShuttingDown,
 }
 
@@ -337,6 +361,26 @@ fn count(metrics: &Metrics, a: &Applied) {
                 .inc_by(n as u64);
         }
     }
+    if a.unexpected_sender > 0 {
+        log::warn!(
+            "ingest: {} message(s) stored from senders the log never added (a gateway's bug?)",
+            a.unexpected_sender
+        );
+        metrics
+            .unexpected_senders
+            .inc_by(a.unexpected_sender as u64);
+    }
+}
+
+fn add(total: &mut Applied, a: &Applied) {
+    total.inserted += a.inserted;
+    total.duplicates += a.duplicates;
+    total.not_participant += a.not_participant;
+    total.stale += a.stale;
+    total.invalid += a.invalid;
+    total.unexpected_sender += a.unexpected_sender;
+    total.unknown_conversation += a.unknown_conversation;
+    total.membership_events += a.membership_events;
 }
 
 /// The batch's records and where it moves each partition.
@@ -362,7 +406,8 @@ fn plan(own: &Ownership, batch: &[(i32, i64, Option<LogEvent>)]) -> (Vec<LogReco
 }
 
 /// Applies a batch, retrying transient failures until it is stored; falls
-/// back to one record at a time when the database refuses its content.
+/// back to one record at a time when the database refuses its content (a
+/// constraint, or the same failure again and again while it answers).
 async fn store(
     own: &Ownership,
     topic: &str,
@@ -374,10 +419,10 @@ async fn store(
     let (records, advances) = plan(own, batch);
     match apply_until(topic, &records, &advances, pool, metrics, shutdown).await {
         Ok(Ok(applied)) => Stored::Done(applied, advances),
-        Ok(Err(ApplyError::Moved(p))) => Stored::Moved(p),
+        Ok(Err(ApplyError::Moved(p))) => Stored::Moved(p, Vec::new()),
         Ok(Err(e)) => {
             log::warn!(
-                "ingest: batch of {} refused for its content ({e}); applying record by record",
+                "ingest: batch of {} refused ({e}); applying record by record",
                 records.len()
             );
             one_by_one(own, topic, batch, pool, metrics, shutdown).await
@@ -388,8 +433,25 @@ async fn store(
 
 struct Shutdown;
 
-/// Applies until it succeeds or fails for a reason retrying cannot change
-/// (a moved partition, a content error); waits out everything else.
+/// Attempts, with the database answering, after which a failure that is
+/// not about reaching it counts as the records' own.
+const ATTEMPTS_WHILE_UP: u32 = 5;
+
+async fn database_answers(pool: &PgPool) -> bool {
+    match pool.get().await {
+        Ok(mut conn) => diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Applies until it succeeds or fails for a reason retrying cannot change:
+/// a moved partition, a content error, or the same error
+/// [`ATTEMPTS_WHILE_UP`] times while the database answers. Waits out
+/// everything else (unreachable, pool exhausted, a failover): a record is
+/// never given up for a transient error.
 async fn apply_until(
     topic: &str,
     records: &[LogRecord],
@@ -399,6 +461,7 @@ async fn apply_until(
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<Result<Applied, ApplyError>, Shutdown> {
     let mut backoff = Duration::from_millis(100);
+    let mut failed_while_up = 0;
     loop {
         let started = Instant::now();
         match pool.get().await {
@@ -411,7 +474,16 @@ async fn apply_until(
                 }
                 Err(e @ ApplyError::Moved(_)) => return Ok(Err(e)),
                 Err(e) if is_content_error(&e) => return Ok(Err(e)),
-                Err(e) => log::warn!("ingest: batch not stored ({e}); retrying in {backoff:?}"),
+                Err(e) => {
+                    log::warn!("ingest: batch not stored ({e}); retrying in {backoff:?}");
+                    drop(conn);
+                    if database_answers(pool).await {
+                        failed_while_up += 1;
+                        if failed_while_up >= ATTEMPTS_WHILE_UP {
+                            return Ok(Err(e));
+                        }
+                    }
+                }
             },
             Err(e) => log::warn!("ingest: no database connection ({e}); retrying in {backoff:?}"),
         }
@@ -449,32 +521,29 @@ async fn one_by_one(
                 event: e.clone(),
             })
             .collect();
-        let applied = match apply_until(topic, &records, &[advance], pool, metrics, shutdown).await
-        {
-            Err(Shutdown) => return Stored::ShuttingDown,
-            Ok(Ok(a)) => a,
-            Ok(Err(ApplyError::Moved(p))) => return Stored::Moved(p),
-            Ok(Err(e)) => {
-                log::error!("ingest: partition={p} offset={o} cannot be stored ({e}), skipped");
-                metrics.skipped.with_label_values(&["unstorable"]).inc();
-                match apply_until(topic, &[], &[advance], pool, metrics, shutdown).await {
-                    Err(Shutdown) => return Stored::ShuttingDown,
-                    Ok(Ok(a)) => a,
-                    Ok(Err(ApplyError::Moved(p))) => return Stored::Moved(p),
-                    Ok(Err(e)) => {
-                        log::error!("ingest: partition={p} cannot move past offset={o}: {e}");
-                        return Stored::Moved(*p);
-                    }
+        let mut attempt = records.as_slice();
+        let applied = loop {
+            match apply_until(topic, attempt, &[advance], pool, metrics, shutdown).await {
+                Err(Shutdown) => return Stored::ShuttingDown,
+                Ok(Ok(a)) => break a,
+                Ok(Err(ApplyError::Moved(p))) => {
+                    return Stored::Moved(p, done.into_values().collect())
+                }
+                Ok(Err(e)) if !attempt.is_empty() => {
+                    // This record alone is refused: pass over it, so it
+                    // cannot block its partition.
+                    log::error!("ingest: partition={p} offset={o} cannot be stored ({e}), skipped");
+                    metrics.skipped.with_label_values(&["unstorable"]).inc();
+                    attempt = &[];
+                }
+                Ok(Err(e)) => {
+                    // Moving the offset alone cannot be refused for its
+                    // content: treat it as transient and keep trying.
+                    log::error!("ingest: partition={p} cannot move past offset={o}: {e}");
                 }
             }
         };
-        total.inserted += applied.inserted;
-        total.duplicates += applied.duplicates;
-        total.not_participant += applied.not_participant;
-        total.stale += applied.stale;
-        total.invalid += applied.invalid;
-        total.unknown_conversation += applied.unknown_conversation;
-        total.membership_events += applied.membership_events;
+        add(&mut total, &applied);
         next.insert(*p, Some(advance.to));
         done.insert(*p, advance);
     }

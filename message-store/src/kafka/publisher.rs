@@ -41,6 +41,18 @@ pub enum PublishError {
     Kafka(String),
 }
 
+/// What became of a request's events when it answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Announced {
+    /// In the log: every gateway applies them before any later message.
+    InTheLog,
+    /// The broker did not take them in time: the outbox sends them later.
+    Late,
+    /// This instance does not publish (`OUTBOX_PUBLISHER=false`): another
+    /// one sends them.
+    NotHere,
+}
+
 /// Publishes outbox rows; shared by the routes and the background loop.
 #[derive(Clone)]
 pub struct Publisher {
@@ -138,14 +150,21 @@ impl Publisher {
     }
 
     /// Publishes a conversation's events on behalf of the request that
-    /// wrote them, waiting at most `timeout`; true when they are in the log.
-    /// The work goes on in the background if the wait ends first (a
-    /// transaction is never cut in the middle), and the loop is woken to
-    /// retry if it failed.
-    pub async fn announce(&self, conversation: ConversationId, timeout: Duration) -> bool {
+    /// wrote them, waiting at most `timeout`. The work goes on in the
+    /// background if the wait ends first (a transaction is never cut in the
+    /// middle), and the loop is woken to retry if it failed.
+    pub async fn announce(&self, conversation: ConversationId, timeout: Duration) -> Announced {
         if !self.enabled {
-            return false;
+            return Announced::NotHere;
         }
+        if self.try_announce(conversation, timeout).await {
+            Announced::InTheLog
+        } else {
+            Announced::Late
+        }
+    }
+
+    async fn try_announce(&self, conversation: ConversationId, timeout: Duration) -> bool {
         let this = self.clone();
         let key = conversation.to_string();
         let task = actix_web::rt::spawn(async move { this.publish(&key).await });

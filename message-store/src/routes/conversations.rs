@@ -5,7 +5,9 @@
 //! change before any message sent after the answer: membership is causal.
 //! If the broker does not take the event in time the change still stands
 //! (the outbox sends it later); a removal then answers 503, because until
-//! its event is in the log the removed user could still send.
+//! its event is in the log the removed user could still send. An instance
+//! that does not publish (`OUTBOX_PUBLISHER=false`) answers at once and
+//! leaves its events to an instance that does.
 
 use std::time::Duration;
 
@@ -17,7 +19,7 @@ use service_kit::db::PgPool;
 use service_kit::{Caller, HttpError};
 
 use crate::db::conversations::{self, MembershipError};
-use crate::kafka::publisher::Publisher;
+use crate::kafka::publisher::{Announced, Publisher};
 
 /// Most participants a group may be created with in one request.
 pub const MAX_INITIAL_PARTICIPANTS: usize = 10_000;
@@ -240,7 +242,7 @@ async fn remove_participant(
         "participants: user_id={user} removed from conversation_id={id} by user_id={}",
         caller.user_id
     );
-    if !publisher.announce(id, ANNOUNCE_TIMEOUT).await {
+    if publisher.announce(id, ANNOUNCE_TIMEOUT).await == Announced::Late {
         return Err(HttpError::unavailable(
             "the removal is saved but not in effect yet; it will be shortly",
         ));

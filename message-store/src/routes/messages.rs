@@ -22,7 +22,39 @@ pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 100;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/conversations/{id}/messages", web::get().to(history));
+    cfg.route("/conversations/{id}/messages", web::get().to(history))
+        .route(
+            "/conversations/{id}/messages/by-client/{client_id}",
+            web::get().to(by_client),
+        );
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ByClientQuery {
+    before_seq: Option<i64>,
+}
+
+/// `GET /conversations/{id}/messages/by-client/{client_id}?before_seq=`:
+/// the caller's own message with that `client_id` (the latest before
+/// `before_seq`), which a gateway answers a resend with when it does not
+/// remember it. 404 when there is none, or the caller is no participant.
+async fn by_client(
+    caller: Caller,
+    pool: web::Data<PgPool>,
+    path: web::Path<(ConversationId, uuid::Uuid)>,
+    query: web::Query<ByClientQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let (conversation, client_id) = path.into_inner();
+    let me = caller.user_id.as_uuid();
+    let mut conn = pool.get().await?;
+    conversations::membership(&mut conn, conversation.as_uuid(), me)
+        .await?
+        .ok_or(MembershipError::NotFound)?;
+    let before = query.before_seq.unwrap_or(i64::MAX);
+    let row = messages::by_client(&mut conn, conversation.as_uuid(), me, client_id, before)
+        .await?
+        .ok_or_else(|| HttpError::not_found("no such message"))?;
+    Ok(HttpResponse::Ok().json(json!({ "message": Message::from(row) })))
 }
 
 #[derive(Debug, Deserialize)]

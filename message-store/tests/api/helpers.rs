@@ -146,7 +146,6 @@ impl TestApp {
         sender: UserId,
         bodies: &[String],
     ) -> Vec<Message> {
-        let before = self.stored(conversation).await.len();
         let producer = test_support::kafka::producer();
         let partition = partition_of(conversation, MESSAGES_PARTITIONS);
         let checked = end_offset(&producer, &self.topics.messages, partition).await;
@@ -175,13 +174,25 @@ impl TestApp {
             .zip(seqs)
             .map(|(m, seq)| m.at(seq))
             .collect();
-        let want = before + bodies.len();
-        assert_eq!(
-            self.wait_for_rows(conversation, want, Duration::from_secs(60))
-                .await,
-            want,
-            "ingest stored what was posted"
-        );
+        // Ingest stores what was posted (records before them may still be
+        // on their way too: wait for these ones).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let stored: std::collections::HashSet<uuid::Uuid> = self
+                .stored(conversation)
+                .await
+                .iter()
+                .map(|r| r.id)
+                .collect();
+            if sent.iter().all(|m| stored.contains(&m.id.0)) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "ingest did not store what was posted"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         sent
     }
 

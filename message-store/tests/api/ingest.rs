@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use actors_common::kafka::MESSAGES_PARTITIONS;
-use actors_common::log::{partition_of, LogEvent, MessagePosted, ParticipantRemoved, WINDOW};
+use actors_common::log::{
+    partition_of, LogEvent, MessagePosted, ParticipantRemoved, ParticipantsAdded, WINDOW,
+};
 use actors_common::{Message, UserId};
 use serde_json::json;
 use test_support::kafka::{end_offset, produce, produce_log, producer};
@@ -91,7 +93,10 @@ async fn what_the_log_refuses_is_not_stored_and_does_not_block_the_partition() {
     };
     produce(&p, topic, &key, "{not json").await;
     produce_log(&p, topic, &post(me, "   ", checked)).await;
-    produce_log(&p, topic, &post(stranger, "intruder", checked)).await;
+    // A sender the log never added: only a faulty gateway writes one. Every
+    // reader applies the same rule, so it is kept (as gateways delivered
+    // it), and counted so that it shows.
+    let intruder = produce_log(&p, topic, &post(stranger, "intruder", checked)).await;
     // The leaver's removal lands, then a message they sent just before it
     // was known: refused, as every gateway refuses it.
     produce_log(
@@ -111,14 +116,15 @@ async fn what_the_log_refuses_is_not_stored_and_does_not_block_the_partition() {
 
     let rows = app.stored(conv).await;
     assert_eq!(
-        rows.iter().map(|r| r.id).collect::<Vec<_>>(),
-        [good[0].id.0]
+        rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        [intruder, good[0].seq]
     );
     let m = metrics(&app).await;
     for line in [
         "message_store_skipped_total{reason=\"unparseable\"} 1",
         "message_store_skipped_total{reason=\"invalid\"} 1",
-        "message_store_skipped_total{reason=\"not_participant\"} 2",
+        "message_store_skipped_total{reason=\"not_participant\"} 1",
+        "message_store_unexpected_senders_total 1",
         "message_store_membership_events_total 2",
     ] {
         assert!(m.contains(line), "missing {line} in\n{m}");
@@ -198,4 +204,70 @@ async fn a_restarted_instance_resumes_exactly_where_it_stopped() {
     assert_eq!(seqs, expected, "each exactly once, in log order");
     let unique: HashSet<_> = rows.iter().map(|r| r.id).collect();
     assert_eq!(unique.len(), 1000);
+}
+
+#[actix_web::test]
+async fn a_membership_event_sent_again_changes_nothing() {
+    let app = spawn_app().await;
+    let (owner, bob) = (UserId::new_random(), UserId::new_random());
+    let conv = app.create_group(owner, &[bob]).await;
+    let first = app.seed(conv, owner, 2).await;
+    // The outbox sends the creation again (a retry after a lost ack), and a
+    // removal and re-add of bob twice over (a retried batch).
+    let p = producer();
+    let topic = &app.topics.messages;
+    let again = |e: LogEvent| {
+        let p = p.clone();
+        async move { produce_log(&p, topic, &e).await }
+    };
+    again(LogEvent::ParticipantsAdded(ParticipantsAdded {
+        conversation_id: conv,
+        user_ids: vec![owner, bob],
+        joined_at: actors_common::time::now_millis(),
+        version: 1,
+        created: true,
+    }))
+    .await;
+    let middle = app.seed(conv, owner, 2).await;
+    for _ in 0..2 {
+        again(LogEvent::ParticipantRemoved(ParticipantRemoved {
+            conversation_id: conv,
+            user_id: bob,
+            version: 2,
+        }))
+        .await;
+        again(LogEvent::ParticipantsAdded(ParticipantsAdded {
+            conversation_id: conv,
+            user_ids: vec![bob],
+            joined_at: actors_common::time::now_millis(),
+            version: 3,
+            created: false,
+        }))
+        .await;
+    }
+    let last = app.seed(conv, bob, 1).await;
+    // The owner's history still starts at the creation: all five.
+    let (_, page) = app
+        .get(&format!("/conversations/{conv}/messages?limit=100"), owner)
+        .await;
+    let seqs: Vec<i64> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    let sent: Vec<i64> = first
+        .iter()
+        .chain(&middle)
+        .chain(&last)
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(
+        seqs, sent,
+        "a copy of the creation did not move anyone's start"
+    );
+    // And bob, re-added by the first copy of version 3, is a member: his
+    // message after the second copies was stored.
+    assert!(app.stored(conv).await.iter().any(|r| r.seq == last[0].seq));
 }

@@ -41,9 +41,22 @@ async fn each_committed_change_is_in_the_log_when_its_request_answers() {
         UserId::new_random(),
         UserId::new_random(),
     );
+    let p = test_support::kafka::producer();
+    let ends = |p: &rdkafka::producer::FutureProducer| {
+        let (p, topic) = (p.clone(), t.messages.clone());
+        async move {
+            let mut total = 0;
+            for partition in 0..actors_common::kafka::MESSAGES_PARTITIONS {
+                total += test_support::kafka::end_offset(&p, &topic, partition).await;
+            }
+            total
+        }
+    };
+    let before = ends(&p).await;
     let conv = app.create_group(a, &[b]).await;
-    // Already there: the request answered after the broker took it.
-    let created = log.take(1, Duration::from_millis(1)).await;
+    // In the log when the request answered: the broker already holds it.
+    assert_eq!(ends(&p).await, before + 1);
+    let created = log.take(1, Duration::from_secs(10)).await;
     assert_eq!(summary(&created), [("created".into(), vec![a, b], 1)]);
 
     // Refused changes roll back: no event, no version bump.
@@ -124,6 +137,31 @@ async fn events_left_unsent_are_sent_later_exactly_once() {
             .0,
         201
     );
+    // A removal answers at once too (its event is left to a publisher).
+    let c = UserId::new_random();
+    assert_eq!(
+        first
+            .post(
+                &format!("/conversations/{conv}/participants"),
+                a,
+                json!({"user_id": c})
+            )
+            .await
+            .0,
+        201
+    );
+    assert_eq!(
+        first
+            .call(
+                "DELETE",
+                &format!("/conversations/{conv}/participants/{c}"),
+                a,
+                None
+            )
+            .await
+            .0,
+        204
+    );
     first.stop.stop().await;
     assert!(
         log.drain(Duration::from_secs(1)).await.is_empty(),
@@ -131,11 +169,16 @@ async fn events_left_unsent_are_sent_later_exactly_once() {
     );
 
     let second = spawn_with(settings(&database_url, &topics)).await;
-    let mut got = log.take(2, Duration::from_secs(20)).await;
+    let mut got = log.take(4, Duration::from_secs(20)).await;
     got.extend(log.drain(Duration::from_secs(1)).await);
     assert_eq!(
         summary(&got),
-        [("created".into(), vec![a], 1), ("added".into(), vec![b], 2)],
+        [
+            ("created".into(), vec![a], 1),
+            ("added".into(), vec![b], 2),
+            ("added".into(), vec![c], 3),
+            ("removed".into(), vec![c], 4)
+        ],
         "each committed change exactly once, in order"
     );
     let mut conn = second.conn().await;

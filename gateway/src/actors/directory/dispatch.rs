@@ -78,20 +78,22 @@ impl Directory {
         match inbound {
             Inbound::Posted { .. } => {} // messages come as `Dispatch::Message`
             Inbound::Joined {
-                at,
                 conversation_id,
                 user_ids,
                 created,
+                version,
+                ..
             } => {
                 for user in user_ids {
-                    self.joined(at.seq, conversation_id, user, created, ctx);
+                    self.joined(version, conversation_id, user, created, ctx);
                 }
             }
             Inbound::Left {
-                at,
                 conversation_id,
                 user_id,
-            } => self.left(at.seq, conversation_id, user_id, ctx),
+                version,
+                ..
+            } => self.left(version, conversation_id, user_id, ctx),
             Inbound::Renamed {
                 conversation_id,
                 name,

@@ -16,10 +16,11 @@
 //! | [`slow_consumer`] | [`SlowConsumer`]: close a session whose queue stayed full (1008) |
 //! | [`close_all`] | [`CloseAll`]: shutdown, close every session (1001) |
 //!
-//! Membership events arrive in the conversation's log order, with messages;
-//! an outbox may send one again, later, which is recognised by its seq (for
-//! each online user and conversation the Directory remembers the seq of the
-//! last event it applied).
+//! Membership events arrive in the conversation's log order, with messages.
+//! An outbox may send one again; the consumer drops a copy (the ledger knows
+//! its version), and for each online user and conversation the Directory
+//! also remembers the version of the last event it applied, which lets a
+//! removal seen since a session connected win over its conversation list.
 
 pub mod close_all;
 pub mod connect;
@@ -67,7 +68,7 @@ pub struct Directory {
     users: HashMap<UserId, HashSet<SessionId>>,
     conversations: HashMap<ConversationId, ConversationEntry>,
     /// The last membership event applied per online user and conversation:
-    /// (seq, added?).
+    /// (version, added?).
     applied: HashMap<UserId, HashMap<ConversationId, (i64, bool)>>,
     roster: Arc<Roster>,
     arbiters: Vec<ArbiterHandle>,

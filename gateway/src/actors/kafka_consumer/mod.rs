@@ -130,7 +130,7 @@ async fn on_record(m: &BorrowedMessage<'_>, cx: &Context<'_>) {
                     .with_label_values(&[match admission {
                         Admission::Duplicate { .. } => "duplicate",
                         Admission::NotParticipant => "not_participant",
-                        _ => "stale",
+                        Admission::Stale | Admission::Accepted => "stale",
                     }])
                     .inc();
                 return;
@@ -149,11 +149,20 @@ async fn on_record(m: &BorrowedMessage<'_>, cx: &Context<'_>) {
             at,
             conversation_id,
             ref user_ids,
+            version,
             ..
         } => {
-            cx.ledger
-                .membership(at.partition, at.seq, conversation_id, user_ids, true);
-            if live {
+            let fresh = cx.ledger.membership(
+                at.partition,
+                at.seq,
+                conversation_id,
+                user_ids,
+                true,
+                version,
+            );
+            // A copy of an event applied already (an outbox sent it again)
+            // changes nothing anywhere.
+            if live && fresh {
                 deliver(cx.directory, Dispatch::Event(inbound)).await;
             }
         }
@@ -161,10 +170,17 @@ async fn on_record(m: &BorrowedMessage<'_>, cx: &Context<'_>) {
             at,
             conversation_id,
             user_id,
+            version,
         } => {
-            cx.ledger
-                .membership(at.partition, at.seq, conversation_id, &[user_id], false);
-            if live {
+            let fresh = cx.ledger.membership(
+                at.partition,
+                at.seq,
+                conversation_id,
+                &[user_id],
+                false,
+                version,
+            );
+            if live && fresh {
                 deliver(cx.directory, Dispatch::Event(inbound)).await;
             }
         }

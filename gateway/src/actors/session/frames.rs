@@ -22,8 +22,8 @@ use actors_common::log::{MessagePosted, ResendKey};
 use actors_common::{validation, ConversationId, Message};
 use uuid::Uuid;
 
-use super::WsSession;
-use crate::ledger::{Pending, Verdict};
+use super::{QueuedSend, WsSession, MAX_QUEUED};
+use crate::ledger::{body_hash, Accepted, Pending, Verdict};
 use crate::message_store::{self, Membership};
 use crate::roster::Check;
 
@@ -121,45 +121,66 @@ impl WsSession {
             );
             return;
         }
-        let check = self.config.roster.check(self.user, conversation);
-        let key = ResendKey {
-            conversation_id: conversation,
-            sender_id: self.user,
+        if self.queued.len() >= MAX_QUEUED {
+            self.send_error(
+                ErrorCode::Unavailable,
+                "too many sends waiting, resend it",
+                Some(client_id),
+                ctx,
+            );
+            return;
+        }
+        self.queued.push_back(QueuedSend {
+            conversation,
             client_id,
-        };
-        // A resend of a message the log already holds: that message.
-        if let Some(first) = self.config.ledger.accepted(check.partition, &key) {
-            let message = Message {
-                id: first.id,
-                conversation_id: conversation,
-                sender_id: self.user,
-                body,
-                created_at: first.created_at,
-                client_id: Some(client_id),
-                seq: first.seq,
+            body,
+        });
+        self.next_sends(ctx);
+    }
+
+    /// Takes sends in arrival order until one needs message-store's word on
+    /// membership; the rest wait for that answer, so this session's
+    /// messages keep their order. Deliveries to the session go on meanwhile.
+    fn next_sends(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        while !self.looking_up {
+            let Some(send) = self.queued.pop_front() else {
+                return;
             };
-            self.send_frame(&ServerFrame::Ack { client_id, message }, ctx);
-            return;
-        }
-        if check.member {
-            self.produce(conversation, client_id, body, check, ctx);
-            return;
-        }
-        // Not heard of here yet (created or joined a moment ago): ask the
-        // source of truth. Frames wait meanwhile, so this session's sends
-        // keep their order.
-        self.config.metrics.membership_lookups.inc();
-        let config = self.config.clone();
-        let user = self.user;
-        let lookup = async move {
-            message_store::membership(&config.message_store_url, &config.keys, user, conversation)
+            let check = self.config.roster.check(self.user, send.conversation);
+            let key = ResendKey {
+                conversation_id: send.conversation,
+                sender_id: self.user,
+                client_id: send.client_id,
+            };
+            // A resend of a message the log already holds: that message.
+            if let Some(first) = self.config.ledger.accepted(check.partition, &key) {
+                self.ack_resend(send.conversation, send.client_id, send.body, first, ctx);
+                continue;
+            }
+            if check.member {
+                self.produce(send, check, ctx);
+                continue;
+            }
+            // Not heard of here yet (created or joined a moment ago): ask
+            // the source of truth.
+            self.looking_up = true;
+            self.config.metrics.membership_lookups.inc();
+            let config = self.config.clone();
+            let (user, conversation) = (self.user, send.conversation);
+            let lookup = async move {
+                message_store::membership(
+                    &config.message_store_url,
+                    &config.keys,
+                    user,
+                    conversation,
+                )
                 .await
-        };
-        ctx.wait(
-            lookup
-                .into_actor(self)
-                .map(move |membership, act, ctx| match membership {
-                    Membership::Member => act.produce(conversation, client_id, body, check, ctx),
+            };
+            ctx.spawn(lookup.into_actor(self).map(move |membership, act, ctx| {
+                act.looking_up = false;
+                let client_id = send.client_id;
+                match membership {
+                    Membership::Member => act.produce(send, check, ctx),
                     Membership::NotMember => act.send_error(
                         ErrorCode::NotParticipant,
                         "not a participant of that conversation",
@@ -172,19 +193,83 @@ impl WsSession {
                         Some(client_id),
                         ctx,
                     ),
+                }
+                act.next_sends(ctx);
+            }));
+        }
+    }
+
+    /// Acks a resend with the message its run began with: from the ledger
+    /// when the bodies match, else (another body, or a run older than the
+    /// ledger's memory) as message-store stored it.
+    fn ack_resend(
+        &mut self,
+        conversation: ConversationId,
+        client_id: Uuid,
+        body: String,
+        first: Accepted,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        if body_hash(&body) == first.body_hash {
+            let message = Message {
+                id: first.id,
+                conversation_id: conversation,
+                sender_id: self.user,
+                body,
+                created_at: first.created_at,
+                client_id: Some(client_id),
+                seq: first.seq,
+            };
+            self.send_frame(&ServerFrame::Ack { client_id, message }, ctx);
+        } else {
+            self.ack_from_history(conversation, client_id, first.seq + 1, ctx);
+        }
+    }
+
+    /// Acks a resend with the stored message of this `client_id` before
+    /// `before_seq`, read from message-store.
+    fn ack_from_history(
+        &mut self,
+        conversation: ConversationId,
+        client_id: Uuid,
+        before_seq: i64,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        let config = self.config.clone();
+        let user = self.user;
+        let lookup = async move {
+            message_store::resent_message(
+                &config.message_store_url,
+                &config.keys,
+                user,
+                conversation,
+                client_id,
+                before_seq,
+            )
+            .await
+        };
+        ctx.spawn(
+            lookup
+                .into_actor(self)
+                .map(move |found, act, ctx| match found {
+                    Some(message) => act.send_frame(&ServerFrame::Ack { client_id, message }, ctx),
+                    None => act.send_error(
+                        ErrorCode::Unavailable,
+                        "message not confirmed yet, resend it",
+                        Some(client_id),
+                        ctx,
+                    ),
                 }),
         );
     }
 
     /// Produces an accepted send and answers with the ledger's verdict.
-    fn produce(
-        &mut self,
-        conversation: ConversationId,
-        client_id: Uuid,
-        body: String,
-        check: Check,
-        ctx: &mut ws::WebsocketContext<Self>,
-    ) {
+    fn produce(&mut self, send: QueuedSend, check: Check, ctx: &mut ws::WebsocketContext<Self>) {
+        let QueuedSend {
+            conversation,
+            client_id,
+            body,
+        } = send;
         let posted = MessagePosted::new(
             conversation,
             self.user,
@@ -208,18 +293,13 @@ impl WsSession {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + self.config.send_timeout;
         let ledger = self.config.ledger.clone();
-        let key = ResendKey {
-            conversation_id: conversation,
-            sender_id: self.user,
-            client_id,
-        };
         let partition = check.partition;
         let verdict = async move {
             let delivered = tokio::time::timeout_at(deadline, delivery).await;
             let Ok(Ok(Ok(stored))) = delivered else {
                 return None;
             };
-            match ledger.verdict(partition, stored.offset, &key) {
+            match ledger.verdict(partition, stored.offset) {
                 Pending::Ready(v) => Some(v),
                 Pending::Wait(rx) => match tokio::time::timeout_at(deadline, rx).await {
                     Ok(Ok(v)) => Some(v),
@@ -230,45 +310,45 @@ impl WsSession {
                 },
             }
         };
-        ctx.spawn(verdict.into_actor(self).map(move |verdict, act, ctx| {
-            let message = match verdict {
-                Some(Verdict::Accepted { seq }) => posted.at(seq),
-                Some(Verdict::Duplicate(first)) => Message {
-                    id: first.id,
-                    created_at: first.created_at,
-                    seq: first.seq,
-                    ..posted.at(first.seq)
-                },
-                Some(Verdict::NotParticipant) => {
-                    act.send_error(
+        ctx.spawn(
+            verdict
+                .into_actor(self)
+                .map(move |verdict, act, ctx| match verdict {
+                    Some(Verdict::Accepted { seq }) => {
+                        act.config
+                            .metrics
+                            .send_ack_seconds
+                            .observe(started.elapsed().as_secs_f64());
+                        let message = posted.at(seq);
+                        act.send_frame(&ServerFrame::Ack { client_id, message }, ctx);
+                    }
+                    Some(Verdict::Duplicate(first)) => {
+                        act.ack_resend(conversation, client_id, posted.body, first, ctx)
+                    }
+                    Some(Verdict::DuplicateOfOlder { seq }) => {
+                        act.ack_from_history(conversation, client_id, seq, ctx)
+                    }
+                    Some(Verdict::NotParticipant) => act.send_error(
                         ErrorCode::NotParticipant,
                         "no longer a participant of that conversation",
                         Some(client_id),
                         ctx,
-                    );
-                    return;
-                }
-                Some(Verdict::Stale) | None => {
-                    log::warn!(
-                        "session: session_id={} message_id={} not confirmed in time",
-                        act.id,
-                        posted.id
-                    );
-                    act.send_error(
-                        ErrorCode::Unavailable,
-                        "message not stored in time, resend it",
-                        Some(client_id),
-                        ctx,
-                    );
-                    return;
-                }
-            };
-            act.config
-                .metrics
-                .send_ack_seconds
-                .observe(started.elapsed().as_secs_f64());
-            act.send_frame(&ServerFrame::Ack { client_id, message }, ctx);
-        }));
+                    ),
+                    Some(Verdict::Stale) | None => {
+                        log::warn!(
+                            "session: session_id={} message_id={} not confirmed in time",
+                            act.id,
+                            posted.id
+                        );
+                        act.send_error(
+                            ErrorCode::Unavailable,
+                            "message not stored in time, resend it",
+                            Some(client_id),
+                            ctx,
+                        );
+                    }
+                }),
+        );
     }
 
     fn on_typing(&mut self, conversation: ConversationId, ctx: &mut ws::WebsocketContext<Self>) {

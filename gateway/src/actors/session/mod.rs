@@ -23,6 +23,7 @@ pub mod close;
 pub mod deliver;
 pub mod frames;
 
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,7 +32,7 @@ use actix::prelude::*;
 use actix_web_actors::ws;
 use actors_common::frames::{ErrorCode, ServerFrame};
 use actors_common::jwt::JwtKeys;
-use actors_common::UserId;
+use actors_common::{ConversationId, UserId};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use uuid::Uuid;
 
@@ -65,6 +66,17 @@ pub struct SessionConfig {
 
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
+/// Most sends of one session that may wait behind a membership lookup.
+pub const MAX_QUEUED: usize = 64;
+
+/// A send waiting its turn.
+#[derive(Debug)]
+pub struct QueuedSend {
+    pub conversation: ConversationId,
+    pub client_id: Uuid,
+    pub body: String,
+}
+
 /// One WebSocket connection of one user.
 pub struct WsSession {
     id: SessionId,
@@ -73,6 +85,10 @@ pub struct WsSession {
     limiter: DefaultDirectRateLimiter,
     last_heard: Instant,
     closing: bool,
+    /// Sends in arrival order, waiting while `looking_up`.
+    queued: VecDeque<QueuedSend>,
+    /// Message-store is being asked whether the user may send somewhere.
+    looking_up: bool,
 }
 
 impl std::fmt::Debug for WsSession {
@@ -95,6 +111,8 @@ impl WsSession {
             config,
             last_heard: Instant::now(),
             closing: false,
+            queued: VecDeque::new(),
+            looking_up: false,
         }
     }
 
