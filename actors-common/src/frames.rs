@@ -27,6 +27,12 @@ pub enum ServerFrame {
     Ready {
         user_id: UserId,
         conversations: Vec<ConversationId>,
+        /// An extension: per conversation, the seq from which its messages
+        /// reach this session live; those before it are in history (a
+        /// reconnecting client catches up to there, see `complete_through`
+        /// in history pages).
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        live_from: std::collections::BTreeMap<ConversationId, i64>,
     },
     Ack {
         client_id: Uuid,
@@ -169,6 +175,9 @@ mod tests {
     #[test]
     fn server_frames_round_trip() {
         round_trip::<ServerFrame>(json!({"type":"ready","user_id":USER,"conversations":[CONV]}));
+        round_trip::<ServerFrame>(
+            json!({"type":"ready","user_id":USER,"conversations":[CONV],"live_from":{CONV: 17}}),
+        );
         round_trip::<ServerFrame>(
             json!({"type":"ack","client_id":CLIENT,"message":message_json()}),
         );

@@ -160,14 +160,16 @@ function send(frame) {
   return false;
 }
 
-async function onReady() {
+async function onReady(f) {
   backoff = 500;
   setConnection("online");
   if (state.noticeFromError) banner("");
-  // Catch up: the list, and everything missed in conversations already loaded.
+  // Catch up: the list, and everything missed in conversations already
+  // loaded, up to where this connection's live messages begin.
   await loadConversations();
+  const liveFrom = f.live_from || {};
   for (const c of state.conversations.values()) {
-    if (c.loaded) await catchUp(c);
+    if (c.loaded) await catchUp(c, liveFrom[c.id]);
   }
   // Messages still pending from before the drop are sent again, same client_id.
   for (const c of state.conversations.values()) {
@@ -176,23 +178,29 @@ async function onReady() {
   renderChat();
 }
 
-async function catchUp(c) {
+// Everything after the last message seen, by seq (it may have come live
+// before message-store stored it, so it cannot be named by id), until
+// history is complete up to where live messages begin (`liveFrom`, from
+// `ready`): a message sent just before the reconnect may reach history a
+// moment after it.
+async function catchUp(c, liveFrom) {
   if (!c.messages.length) return loadOlder(c, true);
-  // After the last message seen, by seq: it may have come live before
-  // message-store stored it, so it cannot be named by id yet.
   let query = `after_seq=${c.messages[c.messages.length - 1].seq}`;
-  for (;;) {
+  for (let tries = 0; tries < 100; ) {
     const page = await api("GET", `/api/conversations/${c.id}/messages?${query}&limit=100`).catch(() => null);
     if (!page) return;
     page.messages.forEach((m) => { addMessage(c, m); settle(c, m); });
-    if (!page.next) return;
-    query = `after=${page.next}`;
+    if (page.next) { query = `after=${page.next}`; continue; }
+    if (liveFrom === undefined || page.complete_through >= liveFrom - 1) return;
+    tries += 1;
+    await new Promise((r) => setTimeout(r, 300));
+    if (c.messages.length) query = `after_seq=${c.messages[c.messages.length - 1].seq}`;
   }
 }
 
 function onFrame(f) {
   switch (f.type) {
-    case "ready": return onReady();
+    case "ready": return onReady(f);
     case "message": return onMessage(f.message);
     case "ack": {
       const c = state.conversations.get(f.message.conversation_id);

@@ -115,6 +115,14 @@ impl Roster {
             .is_some_and(|c| c.remove(&conversation))
     }
 
+    /// The first offset of `conversation`'s partition the Directory has not
+    /// applied yet: a session joined now gets its messages from there on.
+    pub fn live_from(&self, conversation: ConversationId) -> i64 {
+        self.applied
+            .get(self.partition(conversation) as usize)
+            .map_or(0, |a| a.load(Ordering::Acquire))
+    }
+
     /// The Directory has applied `partition` up to `seq` (inclusive).
     pub fn applied_through(&self, partition: i32, seq: i64) {
         if let Some(a) = self.applied.get(partition as usize) {

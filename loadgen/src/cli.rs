@@ -105,6 +105,20 @@ pub struct Args {
     /// Print no per-second progress line.
     #[arg(long)]
     pub quiet: bool,
+    /// Clients reconnect (with backoff) when their connection ends, catch up
+    /// from history (up to where live delivery resumed) and resend what was
+    /// not answered or was answered `unavailable`, with the same client id:
+    /// what the web UI does. For fault runs (scripts/faults.sh).
+    #[arg(long)]
+    pub resilient: bool,
+    /// This many clients (non-senders) stop reading when the fault is
+    /// injected (SIGUSR1), for `--stall-secs`: the gateway must close them
+    /// (1008) while everyone else goes on.
+    #[arg(long, default_value_t = 0)]
+    pub stall: usize,
+    /// How long stalled clients stop reading.
+    #[arg(long, default_value_t = 20)]
+    pub stall_secs: u64,
     /// Conversations whose members' sequences are compared with history at
     /// the end (message-store, read with minted tokens; 0 turns it off).
     #[arg(long, default_value_t = 10)]

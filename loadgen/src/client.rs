@@ -50,6 +50,15 @@ pub struct Sent {
     pub answer: Answer,
 }
 
+/// What a client that stopped reading found when it read again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StallOutcome {
+    /// The server had closed the connection (or dropped it).
+    pub closed: bool,
+    /// The close code, when a close frame came.
+    pub code: Option<u16>,
+}
+
 /// What one connection saw.
 #[derive(Debug, Default, Clone)]
 pub struct Log {
@@ -63,6 +72,19 @@ pub struct Log {
     pub created: Vec<(ConversationId, Vec<usize>)>,
     /// `error` frames (and connection failures) by code.
     pub errors: HashMap<String, u64>,
+    /// `--resilient`: messages read from history after a reconnect (not
+    /// seen live), per conversation.
+    pub caught_up: HashMap<ConversationId, Vec<Delivered>>,
+    /// `--resilient`: times this client connected again.
+    pub reconnects: u32,
+    /// `--resilient`: sends sent again (after `unavailable` or a reconnect).
+    pub resent: u64,
+    /// `--resilient`: `unavailable` answers.
+    pub unavailable: u64,
+    /// Time from the fault to the first ack of a send sent after it.
+    pub first_ack_after_fault: Option<Duration>,
+    /// `--stall`: what this client found after it stopped reading.
+    pub stall: Option<StallOutcome>,
 }
 
 impl Log {
@@ -159,6 +181,24 @@ struct Shared {
     body_bytes: usize,
     /// `churn`: how this sender creates each conversation it sends to.
     churn: Option<Churn>,
+    /// `--resilient`: how this client catches up after a reconnect.
+    recovery: Option<Recovery>,
+    /// `--stall`: this client stops reading for this long at the fault.
+    stall: Option<Duration>,
+    /// When the fault was injected (loadgen got SIGUSR1), once it was.
+    fault: Arc<std::sync::OnceLock<Instant>>,
+    fault_seen: Arc<tokio::sync::Notify>,
+}
+
+/// What a resilient client needs to catch up from history.
+#[derive(Clone)]
+struct Recovery {
+    http: reqwest::Client,
+    message_store_url: String,
+    /// A message-store token for this user.
+    token: String,
+    /// This user's conversations.
+    conversations: Vec<ConversationId>,
 }
 
 /// What a `churn` sender needs to create conversations.
@@ -248,6 +288,35 @@ pub async fn run_users(
     for url in &args.gateways {
         addrs.insert(url.clone(), resolve(url).await?);
     }
+    // The fault clock: the harness tells loadgen when it injects (SIGUSR1).
+    let fault: Arc<std::sync::OnceLock<Instant>> = Arc::default();
+    let fault_seen: Arc<tokio::sync::Notify> = Arc::default();
+    {
+        let (fault, seen) = (fault.clone(), fault_seen.clone());
+        let mut signal =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
+        tokio::spawn(async move {
+            if signal.recv().await.is_some() {
+                let _ = fault.set(Instant::now());
+                seen.notify_waiters();
+            }
+        });
+    }
+    let mut member_of: HashMap<usize, Vec<ConversationId>> = HashMap::new();
+    for c in &plan.conversations {
+        for &m in &c.members {
+            member_of.entry(m).or_default().push(c.id);
+        }
+    }
+    // Stallers: the first `--stall` users that do not send.
+    let stallers: std::collections::HashSet<usize> = (0..plan.users.len())
+        .filter(|i| !sender_of.contains_key(i))
+        .take(args.stall)
+        .collect();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default();
     let churn = (args.scenario == Scenario::Churn).then(|| {
         (
             reqwest::Client::builder()
@@ -293,6 +362,17 @@ pub async fn run_users(
                     users: users.clone(),
                     members: args.members,
                 }),
+            recovery: (args.resilient && !stallers.contains(&i)).then(|| Recovery {
+                http: http.clone(),
+                message_store_url: args.message_store_url.clone(),
+                token: user.store_token.clone(),
+                conversations: member_of.get(&i).cloned().unwrap_or_default(),
+            }),
+            stall: stallers
+                .contains(&i)
+                .then(|| Duration::from_secs(args.stall_secs)),
+            fault: fault.clone(),
+            fault_seen: fault_seen.clone(),
         };
         let ramp_at = timeline.start + timeline.ramp.mul_f64(i as f64 / plan.users.len() as f64);
         tasks.push(tokio::spawn(connection(
@@ -324,6 +404,35 @@ async fn resolve(url: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("cannot resolve {hostport}"))
 }
 
+/// A send not answered yet: when it went, where it is in `log.sent`, and
+/// its frame (a resilient client sends the same frame again).
+struct PendingSend {
+    at: Instant,
+    k: usize,
+    frame: String,
+}
+
+/// How one connection of a client ended.
+enum Ended {
+    /// The run is over.
+    Done,
+    /// The server closed it or it dropped.
+    Lost,
+}
+
+/// Everything a client keeps across its connections.
+struct Client<'a> {
+    s: &'a Shared,
+    t: Timeline,
+    samples: &'a mpsc::UnboundedSender<Sample>,
+    counters: &'a Counters,
+    log: Log,
+    pending: HashMap<Uuid, PendingSend>,
+    /// Sends to go again (answered `unavailable`), at the next retry tick.
+    retry: Vec<Uuid>,
+    round: usize,
+}
+
 async fn connection(
     s: Shared,
     ramp_at: Instant,
@@ -331,126 +440,372 @@ async fn connection(
     samples: mpsc::UnboundedSender<Sample>,
     counters: Arc<Counters>,
 ) -> Log {
-    let mut log = Log::default();
     tokio::time::sleep_until(ramp_at.into()).await;
-    let began = Instant::now();
-    let mut ws = match handshake(&s).await {
-        Ok(ws) => ws,
-        Err(e) => {
-            *log.errors.entry(format!("connect: {e}")).or_default() += 1;
-            counters.errors.fetch_add(1, Ordering::Relaxed);
-            return log;
-        }
+    let mut c = Client {
+        s: &s,
+        t,
+        samples: &samples,
+        counters: &counters,
+        log: Log::default(),
+        pending: HashMap::new(),
+        retry: Vec::new(),
+        round: 0,
     };
-    // `ready` comes first.
-    let ready = tokio::time::timeout(Duration::from_secs(30), ws.next()).await;
-    if !matches!(&ready, Ok(Some(Ok(Message::Text(t)))) if t.contains("\"ready\"")) {
-        *log.errors.entry("no ready frame".into()).or_default() += 1;
-        counters.errors.fetch_add(1, Ordering::Relaxed);
-        return log;
-    }
-    log.connected = true;
-    let _ = samples.send(Sample::Connect(began.elapsed()));
-    counters.connected.fetch_add(1, Ordering::Relaxed);
-
-    // client id → (when it was sent, its place in `log.sent`)
-    let mut pending: HashMap<Uuid, (Instant, usize)> = HashMap::new();
     let padding = "x".repeat(s.body_bytes);
-    let is_sender = s.interval.is_some();
-    // Non-senders get a ticker that never matters (its arm is disabled).
+    // Senders' ticks: at their phase of the interval (non-senders get one
+    // that never matters; its arm is disabled).
     let mut ticker = tokio::time::interval_at(
         (t.send_from + s.phase).into(),
         s.interval.unwrap_or(Duration::from_secs(86_400)),
     );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let close_at = tokio::time::sleep_until(t.close_at.into());
-    tokio::pin!(close_at);
-    // `churn`: conversations created (by a task each), ready for their first message.
-    let (created_tx, mut created_rx) = mpsc::unbounded_channel::<(ConversationId, Vec<usize>)>();
-    let mut round = 0;
+    let mut backoff = Duration::from_millis(100);
     loop {
-        let target = tokio::select! {
-            _ = &mut close_at => break,
-            _ = ticker.tick(), if is_sender && Instant::now() < t.send_until => {
-                if let Some(churn) = &s.churn {
-                    let (churn, tx, members) = (churn.clone(), created_tx.clone(), churn.members(round));
-                    round += 1;
-                    let counters = counters.clone();
-                    tokio::spawn(async move {
-                        match churn.create(&members).await {
-                            Ok(c) => { let _ = tx.send((c, members)); }
-                            Err(e) => {
-                                eprintln!("loadgen: churn: {e:#}");
-                                counters.errors.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                    });
-                    continue;
-                }
-                s.conversation
-            }
-            Some((c, members)) = created_rx.recv() => {
-                log.created.push((c, members));
-                Some(c)
-            }
-            // One stream for reading and writing (no split halves and
-            // their lock on every poll); `next` is cancel-safe.
-            frame = ws.next() => {
-                let Some(Ok(frame)) = frame else {
-                    *log.errors.entry("disconnected".into()).or_default() += 1;
-                    counters.errors.fetch_add(1, Ordering::Relaxed);
-                    break;
-                };
-                let Message::Text(text) = frame else { continue };
-                let Ok(f) = serde_json::from_str::<Frame>(&text) else { continue };
-                match f.kind.as_ref() {
-                    "message" => if let Some(m) = f.message {
-                        if let Some(at) = sent_at(&m.body) {
-                            let _ = samples.send(Sample::Deliver(Duration::from_micros(now_us().saturating_sub(at))));
-                        }
-                        log.received.entry(m.conversation_id).or_default().push((m.id, m.seq));
-                        counters.delivered.fetch_add(1, Ordering::Relaxed);
-                    },
-                    "ack" => if let (Some(cid), Some(m)) = (f.client_id, f.message) {
-                        if let Some((at, k)) = pending.remove(&cid) {
-                            let _ = samples.send(Sample::Ack(at.elapsed()));
-                            log.sent[k].answer = Answer::Acked(m.id, m.seq);
-                        }
-                        counters.acked.fetch_add(1, Ordering::Relaxed);
-                    },
-                    "error" => {
-                        let code = f.code.unwrap_or_default().into_owned();
-                        if let Some((_, k)) = f.client_id.and_then(|cid| pending.remove(&cid)) {
-                            log.sent[k].answer = Answer::Refused(code.clone());
-                        }
-                        *log.errors.entry(code).or_default() += 1;
-                        counters.errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                    _ => {}
-                }
-                continue;
+        let began = Instant::now();
+        let connected = match handshake(&s).await {
+            Ok(mut ws) => match ready(&mut ws).await {
+                Some(live_from) => Some((ws, live_from)),
+                None => None,
+            },
+            Err(e) => {
+                *c.log.errors.entry(format!("connect: {e}")).or_default() += 1;
+                None
             }
         };
-        let Some(conversation) = target else { continue };
-        let client_id = Uuid::new_v4();
-        let body = format!("lg|{}|{padding}", now_us());
-        let frame = serde_json::json!({"type": "send", "conversation_id": conversation, "client_id": client_id, "body": body});
-        pending.insert(client_id, (Instant::now(), log.sent.len()));
-        log.sent.push(Sent {
-            conversation,
-            answer: Answer::Unanswered,
-        });
-        if ws
-            .send(Message::Text(frame.to_string().into()))
-            .await
-            .is_err()
-        {
-            break;
+        let Some((mut ws, live_from)) = connected else {
+            if !c.log.connected {
+                *c.log.errors.entry("no ready frame".into()).or_default() += 1;
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+                if s.recovery.is_none() {
+                    return c.log;
+                }
+            }
+            if s.recovery.is_none() || Instant::now() >= t.close_at {
+                return c.log;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+            continue;
+        };
+        backoff = Duration::from_millis(100);
+        if c.log.connected {
+            c.log.reconnects += 1;
+            // Back online: what was missed comes from history, and what
+            // was never answered goes again with its client id (as the UI).
+            if let Some(r) = &s.recovery {
+                c.catch_up(r, &live_from).await;
+            }
+            let again: Vec<String> = {
+                let mut p: Vec<&PendingSend> = c.pending.values().collect();
+                p.sort_by_key(|p| p.k);
+                p.iter().map(|p| p.frame.clone()).collect()
+            };
+            for frame in again {
+                c.log.resent += 1;
+                if ws.send(Message::Text(frame.into())).await.is_err() {
+                    break;
+                }
+            }
+        } else {
+            c.log.connected = true;
+            let _ = samples.send(Sample::Connect(began.elapsed()));
+            counters.connected.fetch_add(1, Ordering::Relaxed);
         }
-        counters.sent.fetch_add(1, Ordering::Relaxed);
+        match c.session(&mut ws, &mut ticker, &padding).await {
+            Ended::Done => {
+                let _ = ws.close(None).await;
+                break;
+            }
+            Ended::Lost if s.recovery.is_some() && Instant::now() < t.close_at => {
+                tokio::time::sleep(backoff).await;
+            }
+            Ended::Lost => break,
+        }
     }
-    let _ = ws.close(None).await;
-    log
+    c.log
+}
+
+/// Reads the `ready` frame; the `live_from` it gives, per conversation.
+async fn ready(ws: &mut Ws) -> Option<HashMap<ConversationId, i64>> {
+    #[derive(Deserialize)]
+    struct Ready {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        live_from: HashMap<ConversationId, i64>,
+    }
+    let frame = tokio::time::timeout(Duration::from_secs(30), ws.next()).await;
+    let Ok(Some(Ok(Message::Text(text)))) = frame else {
+        return None;
+    };
+    let ready: Ready = serde_json::from_str(&text).ok()?;
+    (ready.kind == "ready").then_some(ready.live_from)
+}
+
+impl Client<'_> {
+    /// One connection's life: sends at the client's pace, reads every frame.
+    async fn session(
+        &mut self,
+        ws: &mut Ws,
+        ticker: &mut tokio::time::Interval,
+        padding: &str,
+    ) -> Ended {
+        let (s, t) = (self.s, self.t);
+        let is_sender = s.interval.is_some();
+        let close_at = tokio::time::sleep_until(t.close_at.into());
+        tokio::pin!(close_at);
+        let retry_every = Duration::from_millis(500);
+        let mut retry_tick = tokio::time::interval(retry_every);
+        // `churn`: conversations created (by a task each), ready for their first message.
+        let (created_tx, mut created_rx) =
+            mpsc::unbounded_channel::<(ConversationId, Vec<usize>)>();
+        loop {
+            // A stalled client stops reading at the fault for a while: the
+            // gateway must close it (1008) without anyone else waiting.
+            if let Some(stall) = s.stall {
+                if let Some(at) = s.fault.get().copied() {
+                    if self.log.stall.is_none() {
+                        return self.stalled(ws, at + stall).await;
+                    }
+                }
+            }
+            let target = tokio::select! {
+                _ = &mut close_at => return Ended::Done,
+                _ = s.fault_seen.notified(), if s.stall.is_some() && self.log.stall.is_none() => continue,
+                _ = ticker.tick(), if is_sender && Instant::now() < t.send_until => {
+                    if let Some(churn) = &s.churn {
+                        let (churn, tx, members) = (churn.clone(), created_tx.clone(), churn.members(self.round));
+                        self.round += 1;
+                        tokio::spawn(async move {
+                            match churn.create(&members).await {
+                                Ok(c) => { let _ = tx.send((c, members)); }
+                                Err(e) => eprintln!("loadgen: churn: {e:#}"),
+                            }
+                        });
+                        continue;
+                    }
+                    s.conversation
+                }
+                _ = retry_tick.tick(), if !self.retry.is_empty() => {
+                    for cid in std::mem::take(&mut self.retry) {
+                        if let Some(p) = self.pending.get(&cid) {
+                            self.log.resent += 1;
+                            if ws.send(Message::Text(p.frame.clone().into())).await.is_err() {
+                                return Ended::Lost;
+                            }
+                        }
+                    }
+                    continue;
+                }
+                Some((c, members)) = created_rx.recv() => {
+                    self.log.created.push((c, members));
+                    Some(c)
+                }
+                // One stream for reading and writing (no split halves and
+                // their lock on every poll); `next` is cancel-safe.
+                frame = ws.next() => {
+                    let Some(Ok(frame)) = frame else {
+                        *self.log.errors.entry("disconnected".into()).or_default() += 1;
+                        if s.recovery.is_none() {
+                            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        return Ended::Lost;
+                    };
+                    match frame {
+                        Message::Text(text) => self.on_frame(&text),
+                        Message::Close(_) => {
+                            *self.log.errors.entry("closed by the server".into()).or_default() += 1;
+                            if s.recovery.is_none() {
+                                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                            return Ended::Lost;
+                        }
+                        _ => {}
+                    }
+                    continue;
+                }
+            };
+            let Some(conversation) = target else { continue };
+            let client_id = Uuid::new_v4();
+            let body = format!("lg|{}|{padding}", now_us());
+            let frame = serde_json::json!({"type": "send", "conversation_id": conversation, "client_id": client_id, "body": body}).to_string();
+            self.pending.insert(
+                client_id,
+                PendingSend {
+                    at: Instant::now(),
+                    k: self.log.sent.len(),
+                    frame: frame.clone(),
+                },
+            );
+            self.log.sent.push(Sent {
+                conversation,
+                answer: Answer::Unanswered,
+            });
+            if ws.send(Message::Text(frame.into())).await.is_err() {
+                return Ended::Lost;
+            }
+            self.counters.sent.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn on_frame(&mut self, text: &str) {
+        let Ok(f) = serde_json::from_str::<Frame>(text) else {
+            return;
+        };
+        match f.kind.as_ref() {
+            "message" => {
+                if let Some(m) = f.message {
+                    if let Some(at) = sent_at(&m.body) {
+                        let _ = self.samples.send(Sample::Deliver(Duration::from_micros(
+                            now_us().saturating_sub(at),
+                        )));
+                    }
+                    self.log
+                        .received
+                        .entry(m.conversation_id)
+                        .or_default()
+                        .push((m.id, m.seq));
+                    self.counters.delivered.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            "ack" => {
+                if let (Some(cid), Some(m)) = (f.client_id, f.message) {
+                    if let Some(p) = self.pending.remove(&cid) {
+                        let _ = self.samples.send(Sample::Ack(p.at.elapsed()));
+                        self.log.sent[p.k].answer = Answer::Acked(m.id, m.seq);
+                        // Recovery: the first ack of a send sent after the fault.
+                        if let Some(&fault) = self.s.fault.get() {
+                            if p.at > fault {
+                                let after = fault.elapsed();
+                                let first = &mut self.log.first_ack_after_fault;
+                                if first.is_none_or(|f| after < f) {
+                                    *first = Some(after);
+                                }
+                            }
+                        }
+                    }
+                    self.counters.acked.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            "error" => {
+                let code = f.code.unwrap_or_default().into_owned();
+                let resilient = self.s.recovery.is_some();
+                if let Some(cid) = f.client_id {
+                    if resilient && code == "unavailable" && self.pending.contains_key(&cid) {
+                        // The protocol's answer to it: send it again, same client id.
+                        self.retry.push(cid);
+                        self.log.unavailable += 1;
+                        return;
+                    }
+                    if let Some(p) = self.pending.remove(&cid) {
+                        self.log.sent[p.k].answer = Answer::Refused(code.clone());
+                    }
+                }
+                *self.log.errors.entry(code).or_default() += 1;
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
+
+    /// Stops reading until `until`, then reads what is left: the server
+    /// should have closed the connection (1008) meanwhile.
+    async fn stalled(&mut self, ws: &mut Ws, until: Instant) -> Ended {
+        tokio::time::sleep_until(until.into()).await;
+        let mut outcome = StallOutcome::default();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, ws.next()).await {
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    outcome.closed = true;
+                    outcome.code = frame.map(|f| u16::from(f.code));
+                    break;
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(_))) | Ok(None) => {
+                    outcome.closed = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        self.log.stall = Some(outcome);
+        Ended::Done
+    }
+
+    /// Reads history after the last message seen in each conversation until
+    /// it is complete up to where this connection's live messages begin.
+    async fn catch_up(&mut self, r: &Recovery, live_from: &HashMap<ConversationId, i64>) {
+        #[derive(Deserialize)]
+        struct Page {
+            messages: Vec<PageMessage>,
+            next: Option<MessageId>,
+            complete_through: i64,
+        }
+        #[derive(Deserialize)]
+        struct PageMessage {
+            id: MessageId,
+            seq: i64,
+        }
+        let base = r.message_store_url.trim_end_matches('/');
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for &c in &r.conversations {
+            let seen: std::collections::HashSet<MessageId> = self
+                .log
+                .received
+                .get(&c)
+                .into_iter()
+                .chain(self.log.caught_up.get(&c))
+                .flatten()
+                .map(|(id, _)| *id)
+                .collect();
+            let last = self
+                .log
+                .received
+                .get(&c)
+                .into_iter()
+                .chain(self.log.caught_up.get(&c))
+                .flatten()
+                .map(|(_, seq)| *seq)
+                .max()
+                .unwrap_or(-1);
+            let mut query = format!("after_seq={last}");
+            let mut found = Vec::new();
+            loop {
+                let url = format!("{base}/conversations/{c}/messages?{query}&limit=100");
+                let page = match r.http.get(&url).bearer_auth(&r.token).send().await {
+                    Ok(resp) if resp.status().is_success() => resp.json::<Page>().await.ok(),
+                    _ => None,
+                };
+                if let Some(page) = &page {
+                    found.extend(
+                        page.messages
+                            .iter()
+                            .filter(|m| !seen.contains(&m.id))
+                            .map(|m| (m.id, m.seq)),
+                    );
+                    if let Some(next) = page.next {
+                        query = format!("after={next}");
+                        continue;
+                    }
+                    let wanted = live_from.get(&c).map_or(i64::MIN, |l| l - 1);
+                    if page.complete_through >= wanted {
+                        break;
+                    }
+                }
+                if Instant::now() > deadline {
+                    *self.log.errors.entry("catch-up incomplete".into()).or_default() += 1;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let last = found.iter().map(|(_, s)| *s).max().unwrap_or(last).max(last);
+                query = format!("after_seq={last}");
+            }
+            if !found.is_empty() {
+                self.log.caught_up.entry(c).or_default().extend(found);
+            }
+        }
+    }
 }
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;

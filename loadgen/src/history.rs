@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 use crate::cli::{Args, Auth};
-use crate::client::{Delivered, Log};
+use crate::client::Log;
 use crate::provision::Plan;
 use crate::verify;
 
@@ -20,14 +20,17 @@ const CATCH_UP: Duration = Duration::from_secs(60);
 
 #[derive(Deserialize)]
 struct Page {
-    messages: Vec<PageMessage>,
+    messages: Vec<Stored>,
     next: Option<MessageId>,
 }
 
-#[derive(Deserialize)]
-struct PageMessage {
-    id: MessageId,
-    seq: i64,
+/// A stored message, as much as the verdicts need.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Stored {
+    pub id: MessageId,
+    pub seq: i64,
+    pub sender_id: actors_common::UserId,
+    pub client_id: Option<uuid::Uuid>,
 }
 
 async fn read_all(
@@ -35,7 +38,7 @@ async fn read_all(
     base: &str,
     token: &str,
     conversation: ConversationId,
-) -> anyhow::Result<Vec<Delivered>> {
+) -> anyhow::Result<Vec<Stored>> {
     let mut all = Vec::new();
     let mut query = "after_seq=-1".to_owned();
     loop {
@@ -48,7 +51,7 @@ async fn read_all(
             .error_for_status()?
             .json()
             .await?;
-        all.extend(page.messages.iter().map(|m| (m.id, m.seq)));
+        all.extend(page.messages);
         match page.next {
             Some(next) => query = format!("after={next}"),
             None => return Ok(all),
@@ -62,7 +65,7 @@ pub async fn sample(
     args: &Args,
     plan: &Plan,
     logs: &[Log],
-) -> anyhow::Result<HashMap<ConversationId, Vec<Delivered>>> {
+) -> anyhow::Result<HashMap<ConversationId, Vec<Stored>>> {
     if args.history_sample == 0 {
         return Ok(HashMap::new());
     }
@@ -99,7 +102,7 @@ pub async fn sample(
         let want = acked.get(c).cloned().unwrap_or_default();
         loop {
             let history = read_all(&http, base, &token, *c).await?;
-            let have: HashSet<MessageId> = history.iter().map(|(id, _)| *id).collect();
+            let have: HashSet<MessageId> = history.iter().map(|m| m.id).collect();
             if want.is_subset(&have) || Instant::now() > deadline {
                 out.insert(*c, history);
                 break;

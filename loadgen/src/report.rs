@@ -18,7 +18,7 @@ pub struct Outcome {
     pub logs: Vec<Log>,
     /// History of the sampled conversations.
     pub histories:
-        std::collections::HashMap<actors_common::ConversationId, Vec<crate::client::Delivered>>,
+        std::collections::HashMap<actors_common::ConversationId, Vec<crate::history::Stored>>,
     pub summary: Summary,
     pub gateways: Vec<GatewaySample>,
 }
@@ -143,6 +143,26 @@ struct Report<'a> {
     gateway_processes: &'a [GatewaySample],
     rss_kb_per_connection: Option<f64>,
     deliveries_per_gateway_cpu_second: Option<f64>,
+    /// What the fault did to the run (`--resilient` / `--stall` runs).
+    fault: FaultReport,
+    /// The run's verdict as a whole (what the exit code says).
+    clean: bool,
+}
+
+/// Recovery figures of a fault run.
+#[derive(Serialize, Default)]
+struct FaultReport {
+    /// From the fault to the first ack of a send sent after it.
+    recovery_ms: Option<f64>,
+    reconnects: u64,
+    resent: u64,
+    unavailable: u64,
+    stalled: u64,
+    stalled_closed: u64,
+}
+
+fn report_reconnects(logs: &[Log]) -> u64 {
+    logs.iter().map(|l| u64::from(l.reconnects)).sum()
 }
 
 fn row(name: &str, p: &Percentiles) -> String {
@@ -155,7 +175,7 @@ fn row(name: &str, p: &Percentiles) -> String {
 /// Prints the table, writes the JSON; true when nothing was lost,
 /// duplicated or reordered and every connection came up.
 pub fn print_and_save(args: &Args, plan: &Plan, outcome: &Outcome) -> anyhow::Result<bool> {
-    let verdict = verify(plan, &outcome.logs, &outcome.histories);
+    let verdict = verify(plan, &outcome.logs, &outcome.histories, args.resilient);
     let connected = outcome.logs.iter().filter(|l| l.connected).count();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     for log in &outcome.logs {
@@ -221,9 +241,31 @@ pub fn print_and_save(args: &Args, plan: &Plan, outcome: &Outcome) -> anyhow::Re
         verdict.history_mismatch
     );
     println!(
-        "  (checked {} deliveries; {} conversations compared with history)",
-        verdict.checked, verdict.history_checked
+        "  history: missing {}  stored twice {}  ack seq differs {}  (checked {} deliveries; {} conversations compared with history)",
+        verdict.history_missing,
+        verdict.history_duplicates,
+        verdict.ack_mismatch,
+        verdict.checked,
+        verdict.history_checked
     );
+    if args.resilient || verdict.stalled > 0 {
+        println!(
+            "  faults: {} reconnects, {} sends resent, {} unavailable; {} of {} stalled clients found themselves closed",
+            report_reconnects(&outcome.logs),
+            outcome.logs.iter().map(|l| l.resent).sum::<u64>(),
+            outcome.logs.iter().map(|l| l.unavailable).sum::<u64>(),
+            verdict.stalled_closed,
+            verdict.stalled
+        );
+    }
+    // A run is clean when everyone connected, no verdict found a fault, a
+    // sending scenario really sent, and (unless clients were told to ride
+    // out faults) no error came.
+    let sent_something = args.scenario == crate::cli::Scenario::Idle || s.acked > 0;
+    let clean = verdict.clean()
+        && connected == args.connections
+        && (args.resilient || errors.is_empty())
+        && sent_something;
     let report = Report {
         scenario: format!("{:?}", args.scenario).to_lowercase(),
         connections: args.connections,
@@ -240,6 +282,20 @@ pub fn print_and_save(args: &Args, plan: &Plan, outcome: &Outcome) -> anyhow::Re
         gateway_processes: &outcome.gateways,
         rss_kb_per_connection: rss_per_conn,
         deliveries_per_gateway_cpu_second: per_cpu,
+        fault: FaultReport {
+            recovery_ms: outcome
+                .logs
+                .iter()
+                .filter_map(|l| l.first_ack_after_fault)
+                .min()
+                .map(|d| d.as_secs_f64() * 1000.0),
+            reconnects: outcome.logs.iter().map(|l| u64::from(l.reconnects)).sum(),
+            resent: outcome.logs.iter().map(|l| l.resent).sum(),
+            unavailable: outcome.logs.iter().map(|l| l.unavailable).sum(),
+            stalled: verdict.stalled,
+            stalled_closed: verdict.stalled_closed,
+        },
+        clean,
     };
     if let Some(path) = &args.out {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
@@ -253,11 +309,6 @@ pub fn print_and_save(args: &Args, plan: &Plan, outcome: &Outcome) -> anyhow::Re
             Err(e) => println!("no plot: {e:#}"),
         }
     }
-    // A run is clean when everyone connected, nothing was lost, duplicated,
-    // reordered or refused, and a sending scenario really sent.
-    let sent_something = args.scenario == crate::cli::Scenario::Idle || s.acked > 0;
-    let clean =
-        verdict.clean() && connected == args.connections && errors.is_empty() && sent_something;
     if !sent_something {
         println!("no message was acknowledged");
     }

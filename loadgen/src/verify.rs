@@ -11,8 +11,14 @@
 //! | `sender_reordered` | acks whose `seq` is below that of an earlier send of the same sender to the same conversation |
 //! | `leaked` | deliveries to a member of no such conversation (someone who is not a participant) |
 //! | `refused` | sends answered `not_participant` (no send of a run goes to a conversation its sender is not in) |
-//! | `history_mismatch` | members of a sampled conversation whose live sequence differs from history's |
+//! | `history_mismatch` | members of a sampled conversation whose live sequence differs from history's (with `--resilient`: live messages history lacks or has at another seq) |
+//! | `history_missing` | acknowledged messages of a sampled conversation history does not hold |
+//! | `history_duplicates` | messages history holds twice (one sender, one `client_id`) |
+//! | `ack_mismatch` | acks whose seq is not the one history holds for that message |
 //!
+//! With `--resilient` a member's view is its live messages plus what it
+//! read from history after each reconnect; clients stalled on purpose
+//! (`--stall`) are judged by what they found, not by what they missed.
 //! A run is clean when all of them are zero.
 
 use std::collections::{HashMap, HashSet};
@@ -21,6 +27,7 @@ use actors_common::ConversationId;
 use serde::Serialize;
 
 use crate::client::{Answer, Delivered, Log};
+use crate::history::Stored;
 use crate::provision::Plan;
 
 /// The verdict.
@@ -34,6 +41,12 @@ pub struct Verdict {
     pub leaked: u64,
     pub refused: u64,
     pub history_mismatch: u64,
+    pub history_missing: u64,
+    pub history_duplicates: u64,
+    pub ack_mismatch: u64,
+    /// Stalled clients that found their connection closed, of those stalled.
+    pub stalled_closed: u64,
+    pub stalled: u64,
     /// Conversations compared with history.
     pub history_checked: u64,
     /// Deliveries checked (member × message).
@@ -50,6 +63,10 @@ impl Verdict {
             && self.leaked == 0
             && self.refused == 0
             && self.history_mismatch == 0
+            && self.history_missing == 0
+            && self.history_duplicates == 0
+            && self.ack_mismatch == 0
+            && self.stalled_closed == self.stalled
     }
 }
 
@@ -68,17 +85,24 @@ pub fn conversations(plan: &Plan, logs: &[Log]) -> HashMap<ConversationId, Vec<u
 pub fn verify(
     plan: &Plan,
     logs: &[Log],
-    histories: &HashMap<ConversationId, Vec<Delivered>>,
+    histories: &HashMap<ConversationId, Vec<Stored>>,
+    resilient: bool,
 ) -> Verdict {
     let conversations = conversations(plan, logs);
     let mut v = Verdict::default();
     let mut acked: HashMap<ConversationId, HashSet<_>> = HashMap::new();
+    let mut acked_seq: HashMap<actors_common::MessageId, i64> = HashMap::new();
     for log in logs {
+        if let Some(stall) = log.stall {
+            v.stalled += 1;
+            v.stalled_closed += u64::from(stall.closed);
+        }
         let mut last_seq: HashMap<ConversationId, i64> = HashMap::new();
         for sent in &log.sent {
             match &sent.answer {
                 Answer::Acked(id, seq) => {
                     acked.entry(sent.conversation).or_default().insert(*id);
+                    acked_seq.insert(*id, *seq);
                     let last = last_seq.entry(sent.conversation).or_insert(i64::MIN);
                     if *seq <= *last {
                         v.sender_reordered += 1;
@@ -102,12 +126,25 @@ pub fn verify(
     let empty = Vec::new();
     for (c, members) in &conversations {
         let expected = acked.get(c).cloned().unwrap_or_default();
-        let history = histories.get(c);
-        if history.is_some() {
+        let history: Option<Vec<Delivered>> = histories.get(c).map(|h| {
             v.history_checked += 1;
-        }
+            let mut keys = HashSet::new();
+            for m in h {
+                if let Some(client) = m.client_id {
+                    if !keys.insert((m.sender_id, client)) {
+                        v.history_duplicates += 1;
+                    }
+                }
+                if acked_seq.get(&m.id).is_some_and(|s| *s != m.seq) {
+                    v.ack_mismatch += 1;
+                }
+            }
+            let stored: HashSet<_> = h.iter().map(|m| m.id).collect();
+            v.history_missing += expected.iter().filter(|id| !stored.contains(id)).count() as u64;
+            h.iter().map(|m| (m.id, m.seq)).collect()
+        });
         for &m in members {
-            let Some(log) = logs.get(m).filter(|l| l.connected) else {
+            let Some(log) = logs.get(m).filter(|l| l.connected && l.stall.is_none()) else {
                 continue;
             };
             let got = log.received.get(c).unwrap_or(&empty);
@@ -124,9 +161,20 @@ pub fn verify(
                 }
                 last = Some(*seq);
             }
+            if let Some(caught) = log.caught_up.get(c) {
+                seen.extend(caught.iter().map(|(id, _)| *id));
+            }
             v.lost += expected.iter().filter(|id| !seen.contains(id)).count() as u64;
-            if history.is_some_and(|h| h != got) {
-                v.history_mismatch += 1;
+            if let Some(h) = &history {
+                let mismatch = if resilient {
+                    let stored: HashSet<&Delivered> = h.iter().collect();
+                    got.iter().any(|d| !stored.contains(d))
+                } else {
+                    h != got
+                };
+                if mismatch {
+                    v.history_mismatch += 1;
+                }
             }
         }
     }
@@ -182,7 +230,18 @@ mod tests {
     }
 
     fn judge(logs: &[Log], plan: &Plan) -> Verdict {
-        verify(plan, logs, &HashMap::new())
+        verify(plan, logs, &HashMap::new(), false)
+    }
+
+    fn stored(m: &[Delivered]) -> Vec<Stored> {
+        m.iter()
+            .map(|&(id, seq)| Stored {
+                id,
+                seq,
+                sender_id: UserId::new_random(),
+                client_id: Some(uuid::Uuid::new_v4()),
+            })
+            .collect()
     }
 
     #[test]
@@ -190,7 +249,7 @@ mod tests {
         let (plan, c) = plan(2);
         let m = messages();
         let logs = vec![log(c, &m, &m), log(c, &m, &[])];
-        let v = verify(&plan, &logs, &[(c, m.clone())].into_iter().collect());
+        let v = verify(&plan, &logs, &[(c, stored(&m))].into_iter().collect(), false);
         assert!(v.clean(), "{v:?}");
         assert_eq!((v.checked, v.history_checked), (10, 1));
     }
@@ -282,10 +341,83 @@ mod tests {
         let v = verify(
             &plan,
             &[log(c, &m, &m), log(c, &m, &[])],
-            &[(c, history)].into_iter().collect(),
+            &[(c, stored(&history))].into_iter().collect(),
+            false,
         );
         assert_eq!((v.history_mismatch, v.history_checked), (2, 1));
         assert!(!v.clean());
+    }
+
+    #[test]
+    fn an_acked_message_history_lacks_is_missing() {
+        let (plan, c) = plan(1);
+        let m = messages();
+        let v = verify(
+            &plan,
+            &[log(c, &m, &m)],
+            &[(c, stored(&m[1..]))].into_iter().collect(),
+            true,
+        );
+        assert_eq!(v.history_missing, 1);
+        assert!(!v.clean());
+    }
+
+    #[test]
+    fn a_message_stored_twice_is_a_history_duplicate() {
+        let (plan, c) = plan(1);
+        let m = messages();
+        let mut h = stored(&m);
+        h[3].sender_id = h[2].sender_id;
+        h[3].client_id = h[2].client_id;
+        let v = verify(&plan, &[log(c, &m, &m)], &[(c, h)].into_iter().collect(), true);
+        assert_eq!(v.history_duplicates, 1);
+        assert!(!v.clean());
+    }
+
+    #[test]
+    fn an_ack_naming_another_seq_than_historys_is_a_mismatch() {
+        let (plan, c) = plan(1);
+        let m = messages();
+        let mut acks = m.clone();
+        acks[1].1 = 11;
+        let v = verify(&plan, &[log(c, &m, &acks)], &[(c, stored(&m))].into_iter().collect(), true);
+        assert_eq!(v.ack_mismatch, 1);
+        assert!(!v.clean());
+    }
+
+    #[test]
+    fn with_reconnects_what_was_caught_up_counts_and_live_must_be_in_history() {
+        let (plan, c) = plan(2);
+        let m = messages();
+        // Member 1 missed m[1] and m[2] live and read them from history.
+        let mut reconnected = log(c, &[m[0], m[3], m[4]], &[]);
+        reconnected.caught_up.insert(c, vec![m[1], m[2]]);
+        let h = [(c, stored(&m))].into_iter().collect();
+        let v = verify(&plan, &[log(c, &m, &m), reconnected.clone()], &h, true);
+        assert!(v.clean(), "{v:?}");
+        // Without the catch-up they are lost.
+        reconnected.caught_up.clear();
+        let v = verify(&plan, &[log(c, &m, &m), reconnected], &h, true);
+        assert_eq!(v.lost, 2);
+    }
+
+    #[test]
+    fn a_stalled_client_must_find_itself_closed() {
+        let (plan, c) = plan(2);
+        let m = messages();
+        let mut stalled = log(c, &m[..1], &[]);
+        stalled.stall = Some(crate::client::StallOutcome {
+            closed: false,
+            code: None,
+        });
+        let v = judge(&[log(c, &m, &m), stalled.clone()], &plan);
+        assert_eq!((v.stalled, v.stalled_closed, v.lost), (1, 0, 0));
+        assert!(!v.clean(), "still open");
+        stalled.stall = Some(crate::client::StallOutcome {
+            closed: true,
+            code: Some(1008),
+        });
+        assert!(judge(&[log(c, &m, &m), stalled], &plan).clean());
     }
 
     #[test]

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 
 use crate::cli::Args;
-use crate::client::{self, now_us, Delivered, Log, Sent, Timeline};
+use crate::client::{self, now_us, Delivered, Log, Sent, StallOutcome, Timeline};
 use crate::provision::Plan;
 use crate::stats::{print_progress, ProgressOut, Recorded, Snapshot, WireRecorded};
 
@@ -50,6 +50,12 @@ struct WireLog {
     sent: Vec<Sent>,
     created: Vec<(ConversationId, Vec<usize>)>,
     errors: HashMap<String, u64>,
+    caught_up: Vec<(ConversationId, Vec<Delivered>)>,
+    reconnects: u32,
+    resent: u64,
+    unavailable: u64,
+    first_ack_after_fault_us: Option<u64>,
+    stall: Option<StallOutcome>,
 }
 
 /// What a worker reports: its users' logs, in the order of `Job::users`.
@@ -81,6 +87,14 @@ fn pack(logs: &[Log], recorded: &Recorded) -> WorkerResult {
             sent: log.sent.clone(),
             created: log.created.clone(),
             errors: log.errors.clone(),
+            caught_up: log.caught_up.iter().map(|(c, d)| (*c, d.clone())).collect(),
+            reconnects: log.reconnects,
+            resent: log.resent,
+            unavailable: log.unavailable,
+            first_ack_after_fault_us: log
+                .first_ack_after_fault
+                .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+            stall: log.stall,
         })
         .collect();
     WorkerResult {
@@ -109,6 +123,12 @@ fn unpack(result: &WorkerResult) -> anyhow::Result<(Vec<Log>, Recorded)> {
                 sent: w.sent.clone(),
                 created: w.created.clone(),
                 errors: w.errors.clone(),
+                caught_up: w.caught_up.iter().cloned().collect(),
+                reconnects: w.reconnects,
+                resent: w.resent,
+                unavailable: w.unavailable,
+                first_ack_after_fault: w.first_ack_after_fault_us.map(Duration::from_micros),
+                stall: w.stall,
             })
         })
         .collect::<anyhow::Result<_>>()?;
@@ -265,7 +285,8 @@ mod tests {
             received: [(a, seq.to_vec()), (b, vec![ids[2]])].into_iter().collect(),
             sent: sent.clone(),
             created: vec![(b, vec![0, 1])],
-            errors: HashMap::new(),
+            reconnects: 2,
+            ..Log::default()
         };
         let logs = vec![log(&ids), log(&ids), log(&ids[..2]), Log::default()];
         let packed = pack(&logs, &Recorded::default());
@@ -282,6 +303,7 @@ mod tests {
         assert_eq!(restored[2].received[&b], vec![ids[2]]);
         assert_eq!(restored[0].sent, sent);
         assert_eq!(restored[0].created, vec![(b, vec![0, 1])]);
+        assert_eq!(restored[0].reconnects, 2);
         assert!(!restored[3].connected && restored[3].received.is_empty());
     }
 

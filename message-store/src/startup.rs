@@ -122,6 +122,10 @@ impl Application {
         let registry = web::Data::new(registry);
         let pool = web::Data::new(pool);
         let publisher = web::Data::new(publisher);
+        let log_partitions = web::Data::new(crate::routes::messages::LogPartitions {
+            topic: topics.messages.clone(),
+            partitions,
+        });
 
         let server = HttpServer::new(move || {
             App::new()
@@ -130,6 +134,7 @@ impl Application {
                 .app_data(registry.clone())
                 .app_data(readiness.clone())
                 .app_data(publisher.clone())
+                .app_data(log_partitions.clone())
                 .configure(service_kit::edge)
                 // A group may start with 10,000 participants (~400 KB of ids).
                 .app_data(service_kit::error::json_config_with_limit(1 << 20))

@@ -93,6 +93,20 @@ pub async fn next_offsets(
     Ok(rows.into_iter().collect())
 }
 
+/// The next offset ingest will read in one partition (`None`: none read).
+pub async fn next_offset(
+    conn: &mut AsyncPgConnection,
+    topic: &str,
+    partition: i32,
+) -> QueryResult<Option<i64>> {
+    ingest_offsets::table
+        .find((topic, partition))
+        .select(ingest_offsets::next_offset)
+        .first(conn)
+        .await
+        .optional()
+}
+
 async fn advance(conn: &mut AsyncPgConnection, topic: &str, a: &Advance) -> Result<(), ApplyError> {
     let moved = match a.from {
         None => {

@@ -17,6 +17,15 @@ use service_kit::{Caller, HttpError};
 
 use crate::db::conversations::{self, MembershipError};
 use crate::db::messages::{self, Cursor};
+use crate::db::ingest;
+
+/// Where this deployment's conversation log is: history pages say how far
+/// ingest has read a conversation's partition.
+#[derive(Clone, Debug)]
+pub struct LogPartitions {
+    pub topic: String,
+    pub partitions: i32,
+}
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 100;
@@ -101,6 +110,7 @@ fn named(q: &HistoryQuery) -> Result<Named, HttpError> {
 async fn history(
     caller: Caller,
     pool: web::Data<PgPool>,
+    log: web::Data<LogPartitions>,
     id: web::Path<ConversationId>,
     query: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, HttpError> {
@@ -148,6 +158,14 @@ async fn history(
     } else {
         None
     };
+    let partition = actors_common::log::partition_of(*id, log.partitions);
+    let complete_through = ingest::next_offset(&mut conn, &log.topic, partition)
+        .await?
+        .map_or(-1, |next| next - 1);
     let messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
-    Ok(HttpResponse::Ok().json(json!({ "messages": messages, "next": next })))
+    Ok(HttpResponse::Ok().json(json!({
+        "messages": messages,
+        "next": next,
+        "complete_through": complete_through,
+    })))
 }

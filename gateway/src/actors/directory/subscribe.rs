@@ -7,9 +7,10 @@ use super::Directory;
 use crate::actors::SessionId;
 
 /// Join a session to its conversations; answers with every conversation it
-/// is now a member of (what `ready` lists).
+/// is now a member of and the seq from which each reaches it live (what
+/// `ready` lists).
 #[derive(Message)]
-#[rtype(result = "Vec<ConversationId>")]
+#[rtype(result = "Vec<(ConversationId, i64)>")]
 pub struct Subscribe {
     pub session_id: SessionId,
     pub conversation_ids: Vec<ConversationId>,
@@ -35,10 +36,17 @@ impl Handler<Subscribe> for Directory {
                 self.join(msg.session_id, conversation, ctx);
             }
         }
-        let mut joined: Vec<ConversationId> = self
+        // Every record the Directory handled so far came before this join;
+        // the next ones reach the session.
+        let mut joined: Vec<(ConversationId, i64)> = self
             .sessions
             .get(&msg.session_id)
-            .map(|s| s.conversations.iter().copied().collect())
+            .map(|s| {
+                s.conversations
+                    .iter()
+                    .map(|&c| (c, self.roster.live_from(c)))
+                    .collect()
+            })
             .unwrap_or_default();
         joined.sort();
         MessageResult(joined)

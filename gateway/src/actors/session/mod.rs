@@ -198,7 +198,8 @@ impl WsSession {
             Ok(joined) => {
                 let ready = ServerFrame::Ready {
                     user_id: act.user,
-                    conversations: joined,
+                    conversations: joined.iter().map(|(c, _)| *c).collect(),
+                    live_from: joined.into_iter().collect(),
                 };
                 act.send_frame(&ready, ctx);
             }
