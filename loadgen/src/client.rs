@@ -463,10 +463,7 @@ async fn connection(
     loop {
         let began = Instant::now();
         let connected = match handshake(&s).await {
-            Ok(mut ws) => match ready(&mut ws).await {
-                Some(live_from) => Some((ws, live_from)),
-                None => None,
-            },
+            Ok(mut ws) => ready(&mut ws).await.map(|live_from| (ws, live_from)),
             Err(e) => {
                 *c.log.errors.entry(format!("connect: {e}")).or_default() += 1;
                 None
@@ -794,11 +791,20 @@ impl Client<'_> {
                     }
                 }
                 if Instant::now() > deadline {
-                    *self.log.errors.entry("catch-up incomplete".into()).or_default() += 1;
+                    *self
+                        .log
+                        .errors
+                        .entry("catch-up incomplete".into())
+                        .or_default() += 1;
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                let last = found.iter().map(|(_, s)| *s).max().unwrap_or(last).max(last);
+                let last = found
+                    .iter()
+                    .map(|(_, s)| *s)
+                    .max()
+                    .unwrap_or(last)
+                    .max(last);
                 query = format!("after_seq={last}");
             }
             if !found.is_empty() {

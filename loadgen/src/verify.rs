@@ -249,7 +249,12 @@ mod tests {
         let (plan, c) = plan(2);
         let m = messages();
         let logs = vec![log(c, &m, &m), log(c, &m, &[])];
-        let v = verify(&plan, &logs, &[(c, stored(&m))].into_iter().collect(), false);
+        let v = verify(
+            &plan,
+            &logs,
+            &[(c, stored(&m))].into_iter().collect(),
+            false,
+        );
         assert!(v.clean(), "{v:?}");
         assert_eq!((v.checked, v.history_checked), (10, 1));
     }
@@ -369,7 +374,12 @@ mod tests {
         let mut h = stored(&m);
         h[3].sender_id = h[2].sender_id;
         h[3].client_id = h[2].client_id;
-        let v = verify(&plan, &[log(c, &m, &m)], &[(c, h)].into_iter().collect(), true);
+        let v = verify(
+            &plan,
+            &[log(c, &m, &m)],
+            &[(c, h)].into_iter().collect(),
+            true,
+        );
         assert_eq!(v.history_duplicates, 1);
         assert!(!v.clean());
     }
@@ -380,7 +390,12 @@ mod tests {
         let m = messages();
         let mut acks = m.clone();
         acks[1].1 = 11;
-        let v = verify(&plan, &[log(c, &m, &acks)], &[(c, stored(&m))].into_iter().collect(), true);
+        let v = verify(
+            &plan,
+            &[log(c, &m, &acks)],
+            &[(c, stored(&m))].into_iter().collect(),
+            true,
+        );
         assert_eq!(v.ack_mismatch, 1);
         assert!(!v.clean());
     }

@@ -8,11 +8,13 @@
 //! | [`kafka_consumer::KafkaConsumer`] | process | the only door from Kafka: a group id of its own, so every gateway sees every record |
 //!
 //! Each folder holds the actor in `mod.rs` and one file per message it
-//! handles, named after the message.
+//! handles, named after the message. [`mailbox`] keeps the bounded
+//! mailboxes bounded and in order.
 
 pub mod conversation;
 pub mod directory;
 pub mod kafka_consumer;
+pub mod mailbox;
 pub mod session;
 
 /// Identifies a session within this process.

@@ -16,8 +16,8 @@ use service_kit::db::PgPool;
 use service_kit::{Caller, HttpError};
 
 use crate::db::conversations::{self, MembershipError};
-use crate::db::messages::{self, Cursor};
 use crate::db::ingest;
+use crate::db::messages::{self, Cursor};
 
 /// Where this deployment's conversation log is: history pages say how far
 /// ingest has read a conversation's partition.

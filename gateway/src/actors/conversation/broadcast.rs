@@ -25,6 +25,7 @@ impl Handler<Broadcast> for Conversation {
     type Result = ();
 
     fn handle(&mut self, msg: Broadcast, _: &mut Context<Self>) {
+        self.depth.handled();
         self.broadcast(&msg.frame, msg.received, msg.except);
     }
 }

@@ -20,6 +20,7 @@ impl Handler<Join> for Conversation {
     type Result = ();
 
     fn handle(&mut self, msg: Join, _: &mut Context<Self>) {
+        self.depth.handled();
         self.members.insert(
             msg.session_id,
             Member {

@@ -16,6 +16,7 @@ impl Handler<Leave> for Conversation {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, _: &mut Context<Self>) {
+        self.depth.handled();
         self.members.remove(&msg.session_id);
     }
 }

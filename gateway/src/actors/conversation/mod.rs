@@ -36,6 +36,7 @@ pub use leave::Leave;
 pub use stop::Stop;
 
 use super::directory::{Directory, SlowConsumer};
+use super::mailbox::Depth;
 use super::session::Deliver;
 use super::SessionId;
 use crate::metrics::Metrics;
@@ -53,15 +54,23 @@ pub struct Conversation {
     members: HashMap<SessionId, Member>,
     directory: Addr<Directory>,
     metrics: Arc<Metrics>,
+    /// This actor's mailbox depth, counted with the Directory.
+    depth: Arc<Depth>,
 }
 
 impl Conversation {
-    pub fn new(id: ConversationId, directory: Addr<Directory>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        id: ConversationId,
+        directory: Addr<Directory>,
+        metrics: Arc<Metrics>,
+        depth: Arc<Depth>,
+    ) -> Self {
         Self {
             id,
             members: HashMap::new(),
             directory,
             metrics,
+            depth,
         }
     }
 
@@ -106,8 +115,7 @@ impl Conversation {
 impl Actor for Conversation {
     type Context = Context<Self>;
 
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(MAILBOX);
+    fn started(&mut self, _: &mut Self::Context) {
         self.metrics.conversations.inc();
     }
 

@@ -4,7 +4,8 @@ use actix::prelude::*;
 
 use super::Conversation;
 
-/// Stop the actor. Sent after every other message the Directory had for it.
+/// Stop the actor. It comes after every other message the Directory sent
+/// it, in line (`actors::mailbox`), so nothing is dropped.
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "()")]
 pub struct Stop;
@@ -13,6 +14,7 @@ impl Handler<Stop> for Conversation {
     type Result = ();
 
     fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        self.depth.handled();
         ctx.stop();
     }
 }

@@ -43,6 +43,7 @@ pub use slow_consumer::SlowConsumer;
 pub use subscribe::Subscribe;
 
 use super::conversation::{self, Broadcast, Conversation, Join, Leave};
+use super::mailbox::{self, Depth, Forwards, Line};
 use super::session::{Deliver, WsSession};
 use super::SessionId;
 use crate::metrics::Metrics;
@@ -60,6 +61,8 @@ struct SessionEntry {
 struct ConversationEntry {
     addr: Addr<Conversation>,
     members: usize,
+    /// Its mailbox's depth (the Conversation counts what it handles).
+    depth: Arc<Depth>,
 }
 
 /// The registry of sessions and conversations on this node.
@@ -73,6 +76,14 @@ pub struct Directory {
     roster: Arc<Roster>,
     arbiters: Vec<ArbiterHandle>,
     metrics: Arc<Metrics>,
+    /// Messages to Conversations waiting for room (see `actors::mailbox`).
+    line: Line,
+}
+
+impl Forwards for Directory {
+    fn line(&mut self) -> &mut Line {
+        &mut self.line
+    }
 }
 
 impl Directory {
@@ -85,34 +96,28 @@ impl Directory {
             roster,
             arbiters,
             metrics,
+            line: Line::default(),
         }
     }
 
-    /// Sends to a Conversation; when its mailbox is full, the Directory
-    /// waits for room (and so, in turn, does the Kafka consumer): memory
-    /// stays bounded and per-conversation order is kept.
-    fn forward<M>(&mut self, addr: &Addr<Conversation>, msg: M, ctx: &mut Context<Self>)
+    /// Sends to a Conversation in order and within its mailbox's bound;
+    /// when the mailbox is full the Directory waits for room, and so, in
+    /// turn, does the Kafka consumer (`actors::mailbox`).
+    fn forward<M>(&mut self, conversation: ConversationId, msg: M, ctx: &mut Context<Self>)
     where
         M: Message<Result = ()> + Send + 'static,
         Conversation: Handler<M>,
     {
-        match addr.try_send(msg) {
-            Ok(()) | Err(SendError::Closed(_)) => {}
-            Err(SendError::Full(msg)) => {
-                ctx.wait(addr.send(msg).into_actor(self).map(|_, _, _| ()));
-            }
+        // Through the entry's own `Addr` (a clone would be a fresh sender
+        // that actix never parks).
+        if let Some(entry) = self.conversations.get(&conversation) {
+            mailbox::forward(&mut self.line, &entry.addr, &entry.depth, msg, ctx);
         }
     }
 
     /// A frame for every member of `conversation` online here.
     fn broadcast(&mut self, conversation: ConversationId, msg: Broadcast, ctx: &mut Context<Self>) {
-        if let Some(addr) = self
-            .conversations
-            .get(&conversation)
-            .map(|e| e.addr.clone())
-        {
-            self.forward(&addr, msg, ctx);
-        }
+        self.forward(conversation, msg, ctx);
     }
 
     fn arbiter_for(&self, id: ConversationId) -> Option<&ArbiterHandle> {
@@ -141,16 +146,18 @@ impl Directory {
             user_id: session.user,
             session: session.addr.clone().recipient(),
         };
-        let addr = match self.conversations.get_mut(&conversation) {
-            Some(entry) => {
-                entry.members += 1;
-                entry.addr.clone()
-            }
+        match self.conversations.get_mut(&conversation) {
+            Some(entry) => entry.members += 1,
             None => {
                 let directory = ctx.address();
                 let metrics = self.metrics.clone();
-                let start = move |_: &mut Context<Conversation>| {
-                    Conversation::new(conversation, directory, metrics)
+                let depth = Arc::new(Depth::default());
+                let start = {
+                    let depth = depth.clone();
+                    move |ctx: &mut Context<Conversation>| {
+                        ctx.set_mailbox_capacity(conversation::MAILBOX);
+                        Conversation::new(conversation, directory, metrics, depth)
+                    }
                 };
                 let addr = match self.arbiter_for(conversation) {
                     Some(arbiter) => Conversation::start_in_arbiter(arbiter, start),
@@ -159,14 +166,14 @@ impl Directory {
                 self.conversations.insert(
                     conversation,
                     ConversationEntry {
-                        addr: addr.clone(),
+                        addr,
                         members: 1,
+                        depth,
                     },
                 );
-                addr
             }
-        };
-        self.forward(&addr, join, ctx);
+        }
+        self.forward(conversation, join, ctx);
         true
     }
 
@@ -196,13 +203,14 @@ impl Directory {
         let Some(entry) = self.conversations.get_mut(&conversation) else {
             return;
         };
-        let addr = entry.addr.clone();
         entry.members = entry.members.saturating_sub(1);
         let empty = entry.members == 0;
-        self.forward(&addr, Leave { session_id }, ctx);
+        self.forward(conversation, Leave { session_id }, ctx);
         if empty {
+            // In line with the rest: the Conversation handles every message
+            // the Directory sent it before it stops.
+            self.forward(conversation, conversation::Stop, ctx);
             self.conversations.remove(&conversation);
-            addr.do_send(conversation::Stop);
         }
     }
 
