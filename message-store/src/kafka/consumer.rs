@@ -407,7 +407,7 @@ fn plan(own: &Ownership, batch: &[(i32, i64, Option<LogEvent>)]) -> (Vec<LogReco
 
 /// Applies a batch, retrying transient failures until it is stored; falls
 /// back to one record at a time when the database refuses its content (a
-/// constraint, or the same failure again and again while it answers).
+/// constraint).
 async fn store(
     own: &Ownership,
     topic: &str,
@@ -433,25 +433,14 @@ async fn store(
 
 struct Shutdown;
 
-/// Attempts, with the database answering, after which a failure that is
-/// not about reaching it counts as the records' own.
-const ATTEMPTS_WHILE_UP: u32 = 5;
-
-async fn database_answers(pool: &PgPool) -> bool {
-    match pool.get().await {
-        Ok(mut conn) => diesel::sql_query("SELECT 1")
-            .execute(&mut conn)
-            .await
-            .is_ok(),
-        Err(_) => false,
-    }
-}
-
 /// Applies until it succeeds or fails for a reason retrying cannot change:
-/// a moved partition, a content error, or the same error
-/// [`ATTEMPTS_WHILE_UP`] times while the database answers. Waits out
-/// everything else (unreachable, pool exhausted, a failover): a record is
-/// never given up for a transient error.
+/// a moved partition, or a constraint the rows break. Waits out everything
+/// else (unreachable, pool exhausted, a failover, a deadlock, a full disk):
+/// a record is never given up for an error that is not about its content.
+/// A partition stuck here shows as a climbing
+/// `message_store_write_retries_total` and a warning per attempt; records
+/// no client could have sent (bad bodies, impossible times) are weeded out
+/// before they reach the database, so what is left to fail is the database.
 async fn apply_until(
     topic: &str,
     records: &[LogRecord],
@@ -461,7 +450,6 @@ async fn apply_until(
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<Result<Applied, ApplyError>, Shutdown> {
     let mut backoff = Duration::from_millis(100);
-    let mut failed_while_up = 0;
     loop {
         let started = Instant::now();
         match pool.get().await {
@@ -474,16 +462,7 @@ async fn apply_until(
                 }
                 Err(e @ ApplyError::Moved(_)) => return Ok(Err(e)),
                 Err(e) if is_content_error(&e) => return Ok(Err(e)),
-                Err(e) => {
-                    log::warn!("ingest: batch not stored ({e}); retrying in {backoff:?}");
-                    drop(conn);
-                    if database_answers(pool).await {
-                        failed_while_up += 1;
-                        if failed_while_up >= ATTEMPTS_WHILE_UP {
-                            return Ok(Err(e));
-                        }
-                    }
-                }
+                Err(e) => log::warn!("ingest: batch not stored ({e}); retrying in {backoff:?}"),
             },
             Err(e) => log::warn!("ingest: no database connection ({e}); retrying in {backoff:?}"),
         }

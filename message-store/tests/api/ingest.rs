@@ -271,3 +271,90 @@ async fn a_membership_event_sent_again_changes_nothing() {
     // message after the second copies was stored.
     assert!(app.stored(conv).await.iter().any(|r| r.seq == last[0].seq));
 }
+
+/// Makes every insert of a message fail with `code` until `flaky.failing`
+/// is false: a database that answers but cannot write (a full disk, a
+/// failover, a serialisation failure), as opposed to rows it refuses.
+async fn refuse_writes(app: &TestApp, code: &str) {
+    let mut conn = app.conn().await;
+    for statement in [
+        "CREATE TABLE flaky (failing boolean NOT NULL)".to_owned(),
+        "INSERT INTO flaky VALUES (true)".to_owned(),
+        format!(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF (SELECT failing FROM flaky) THEN RAISE EXCEPTION 'cannot write now' \
+             USING ERRCODE = '{code}'; END IF; RETURN NEW; END $$"
+        ),
+        "CREATE TRIGGER refuse BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse()"
+            .to_owned(),
+    ] {
+        diesel_async::RunQueryDsl::execute(diesel::sql_query(statement), &mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+async fn allow_writes(app: &TestApp) {
+    let mut conn = app.conn().await;
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE flaky SET failing = false"),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+}
+
+fn counter(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[actix_web::test]
+async fn a_database_that_cannot_write_for_a_while_loses_nothing() {
+    // 53100: disk_full, and 40001: serialization_failure; neither is about
+    // the rows, so ingest waits them out instead of skipping anything.
+    for code in ["53100", "40001"] {
+        let app = spawn_app().await;
+        let me = UserId::new_random();
+        let conv = app.create_group(me, &[]).await;
+        refuse_writes(&app, code).await;
+        let p = producer();
+        let topic = &app.topics.messages;
+        let checked = end_offset(&p, topic, partition_of(conv, MESSAGES_PARTITIONS)).await;
+        let mut sent = Vec::new();
+        for i in 0..20 {
+            let m = MessagePosted::new(
+                conv,
+                me,
+                format!("m{i}"),
+                Some(uuid::Uuid::new_v4()),
+                checked,
+            );
+            sent.push(produce_log(&p, topic, &LogEvent::Message(m)).await);
+        }
+        // Wait until ingest has tried, and failed, a few times.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while counter(&metrics(&app).await, "message_store_write_retries_total") < 3 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{code}: no retries seen"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(app.stored(conv).await.is_empty());
+        allow_writes(&app).await;
+        assert_eq!(
+            app.wait_for_rows(conv, 20, Duration::from_secs(30)).await,
+            20
+        );
+        let seqs: Vec<i64> = app.stored(conv).await.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, sent, "{code}: every message, once, in order");
+        let m = metrics(&app).await;
+        assert!(
+            !m.contains("reason=\"unstorable\""),
+            "{code}: nothing skipped\n{m}"
+        );
+    }
+}
