@@ -20,6 +20,26 @@ pub enum ClientFrame {
     Typing { conversation_id: ConversationId },
 }
 
+/// A client frame that could not be read: answered with a `bad_frame`
+/// error (with the frame's `client_id`, when one can be read from it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unreadable {
+    pub message: String,
+    pub client_id: Option<Uuid>,
+}
+
+impl ClientFrame {
+    /// Reads a text frame from a client.
+    pub fn read(text: &str) -> Result<Self, Unreadable> {
+        serde_json::from_str(text).map_err(|e| Unreadable {
+            message: format!("unreadable frame: {e}"),
+            client_id: serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| v.get("client_id")?.as_str()?.parse().ok()),
+        })
+    }
+}
+
 /// What the server sends.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -75,19 +75,12 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
     }
 }
 
-/// The `client_id` of a frame that did not parse, if it has a readable one.
-fn salvage_client_id(text: &str) -> Option<Uuid> {
-    let value: serde_json::Value = serde_json::from_str(text).ok()?;
-    value.get("client_id")?.as_str()?.parse().ok()
-}
-
 impl WsSession {
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
-        let frame: ClientFrame = match serde_json::from_str(text) {
+        let frame = match ClientFrame::read(text) {
             Ok(f) => f,
-            Err(e) => {
-                let message = format!("unreadable frame: {e}");
-                self.send_error(ErrorCode::BadFrame, &message, salvage_client_id(text), ctx);
+            Err(bad) => {
+                self.send_error(ErrorCode::BadFrame, &bad.message, bad.client_id, ctx);
                 return;
             }
         };
