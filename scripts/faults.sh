@@ -94,25 +94,42 @@ metric() { # PORT NAME: a gateway metric's value (0 when absent)
   curl -fsS "http://127.0.0.1:$1/metrics" 2>/dev/null | awk -v n="$2" '$1 == n { print $2; f=1 } END { if (!f) print 0 }'
 }
 
-# inject FAULT: does it, at the moment loadgen was told (SIGUSR1).
-inject() {
-  case $1 in
-    ms-kill) kill -9 "$(pid_of ms)"; sleep "$OUTAGE"; start_ms ;;
-    gw-kill) kill -9 "$(pid_of gw0)"; sleep "$OUTAGE"; start_gw 0 ;;
-    broker-kill)
-      kill -9 "$(cat "$STACK/tansu/tansu.pid")"; sleep "$OUTAGE"
-      start_tansu "$STACK/tansu" "$KAFKA_PORT" "sqlite://tansu.db" ;;
-    pg-stop)
-      as_pg "$(pg_bindir)/pg_ctl" -D "$STACK/pg/data" -m fast -w stop >/dev/null; sleep "$OUTAGE"
-      start_postgres "$STACK/pg" "$PG_PORT" ;;
-    gw-freeze) kill -STOP "$(pid_of gw0)"; sleep "$FREEZE"; kill -CONT "$(pid_of gw0)" ;;
-    broker-freeze)
-      kill -STOP "$(cat "$STACK/tansu/tansu.pid")"; sleep "$FREEZE"
-      kill -CONT "$(cat "$STACK/tansu/tansu.pid")" ;;
-    slow-reader) ;; # loadgen's stalled clients are the fault
-    *) die "unknown fault $1" ;;
-  esac
+# The injection, as a script loadgen runs at the fault's moment
+# (`--fault-cmd`), with this harness's state baked in.
+write_inject() {
+  cat >"$STACK/inject.sh" <<INJECT
+#!/usr/bin/env bash
+set -euo pipefail
+. "$ROOT/scripts/lib.sh"
+STACK="$STACK" PG_PORT="$PG_PORT" KAFKA_PORT="$KAFKA_PORT" MS_PORT="$MS_PORT" DB="$DB"
+DATABASE="\$2" GW0_PORT="${GW_PORTS[0]}" BIN="$BIN" OUTAGE="$OUTAGE" FREEZE="$FREEZE"
+export JWT_SECRET="$JWT_SECRET" KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP" RUST_LOG="$RUST_LOG"
+pid_of() { cat "\$STACK/pids/\$1.pid"; }
+run_bg() {
+  local name=\$1 port=\$2; shift 2
+  ( "\$@" >>"\$STACK/logs/\$name.log" 2>&1 & echo \$! >"\$STACK/pids/\$name.pid" )
+  wait_ready "\$port" 60
 }
+case \$1 in
+  ms-kill) kill -9 "\$(pid_of ms)"; sleep "\$OUTAGE"
+    run_bg ms "\$MS_PORT" "\$BIN/message-store" --port "\$MS_PORT" --database-url "\$DB/\$DATABASE" ;;
+  gw-kill) kill -9 "\$(pid_of gw0)"; sleep "\$OUTAGE"
+    run_bg gw0 "\$GW0_PORT" "\$BIN/gateway" --port "\$GW0_PORT" \\
+      --message-store-url "http://127.0.0.1:\$MS_PORT" --rate-per-sec 1000 --rate-burst 1000 ;;
+  broker-kill) kill -9 "\$(cat "\$STACK/tansu/tansu.pid")"; sleep "\$OUTAGE"
+    start_tansu "\$STACK/tansu" "\$KAFKA_PORT" "sqlite://tansu.db" ;;
+  pg-stop) as_pg "\$(pg_bindir)/pg_ctl" -D "\$STACK/pg/data" -m fast -w stop >/dev/null; sleep "\$OUTAGE"
+    start_postgres "\$STACK/pg" "\$PG_PORT" ;;
+  gw-freeze) kill -STOP "\$(pid_of gw0)"; sleep "\$FREEZE"; kill -CONT "\$(pid_of gw0)" ;;
+  broker-freeze) kill -STOP "\$(cat "\$STACK/tansu/tansu.pid")"; sleep "\$FREEZE"
+    kill -CONT "\$(cat "\$STACK/tansu/tansu.pid")" ;;
+  slow-reader) ;; # loadgen's stalled clients are the fault
+  *) echo "unknown fault \$1" >&2; exit 2 ;;
+esac
+INJECT
+  chmod +x "$STACK/inject.sh"
+}
+write_inject
 
 n=0
 for fault in $FAULTS; do
@@ -131,12 +148,9 @@ for fault in $FAULTS; do
       --senders $((CLIENTS / 10)) --rate "$RATE" --duration "$DURATION" --ramp 3 --drain 10 --threads 2 \
       --gateways "ws://127.0.0.1:$NGINX_PORT/ws" --message-store-url "http://127.0.0.1:$MS_PORT" \
       --resilient --history-sample 100000 --quiet --out "$out" "${extra[@]}" \
+      --fault-at "$FAULT_AT" --fault-cmd "$STACK/inject.sh $fault $DATABASE" \
       >"$STACK/logs/loadgen-$fault-$run.txt" 2>&1 &
     lg=$!
-    # Sending starts ramp + 1 s after loadgen starts (its own timeline).
-    sleep $((3 + 1 + FAULT_AT))
-    kill -USR1 "$lg" 2>/dev/null || true
-    inject "$fault"
     status=0; wait "$lg" || status=$?
     if [ "$fault" = slow-reader ]; then
       python3 - "$out" "$(metric "${GW_PORTS[0]}" gateway_slow_consumer_disconnects_total)" \
@@ -148,7 +162,11 @@ json.dump(r, open(path, "w"), indent=1)
 PY
     fi
     tail -4 "$STACK/logs/loadgen-$fault-$run.txt" | sed 's/^/    /'
-    [ "$status" = 0 ] || log "fault $fault run $run: loadgen FAILED (exit $status)"
+    if [ "$status" != 0 ]; then
+      log "fault $fault run $run: loadgen FAILED (exit $status); logs in $RESULTS/logs-$fault-$run"
+      mkdir -p "$RESULTS/logs-$fault-$run"; cp "$STACK"/logs/* "$RESULTS/logs-$fault-$run/" 2>/dev/null || true
+    fi
+    : >"$STACK/logs/gw0.log"; : >"$STACK/logs/gw1.log"; : >"$STACK/logs/ms.log"
     for f in gw0 gw1 ms; do kill_pidfile "$STACK/pids/$f.pid"; done
     NGINX_DIR="$STACK/nginx" "$ROOT/scripts/nginx.sh" stop >/dev/null 2>&1 || true
     echo "$fault $run $status" >>"$STACK/statuses"

@@ -111,9 +111,17 @@ pub struct Args {
     /// what the web UI does. For fault runs (scripts/faults.sh).
     #[arg(long)]
     pub resilient: bool,
+    /// A shell command that injects a fault (scripts/faults.sh writes one),
+    /// run `--fault-at` seconds after sending starts; recovery is measured
+    /// from that moment.
+    #[arg(long)]
+    pub fault_cmd: Option<String>,
+    /// Seconds into sending when `--fault-cmd` runs.
+    #[arg(long, default_value_t = 10)]
+    pub fault_at: u64,
     /// This many clients (non-senders) stop reading when the fault is
-    /// injected (SIGUSR1), for `--stall-secs`: the gateway must close them
-    /// (1008) while everyone else goes on.
+    /// injected, for `--stall-secs`: the gateway must close them (1008)
+    /// while everyone else goes on.
     #[arg(long, default_value_t = 0)]
     pub stall: usize,
     /// How long stalled clients stop reading.

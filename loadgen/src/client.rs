@@ -48,6 +48,14 @@ pub enum Answer {
 pub struct Sent {
     pub conversation: ConversationId,
     pub answer: Answer,
+    /// Times it went out (more than one: resent after `unavailable` or a
+    /// reconnect; such a message may land after later ones).
+    #[serde(default = "one")]
+    pub attempts: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// What a client that stopped reading found when it read again.
@@ -101,11 +109,20 @@ impl Log {
 struct Frame<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
+    /// A `Message` in `message` and `ack` frames, a text in `error` frames:
+    /// read once the kind is known.
     #[serde(borrow)]
-    message: Option<FrameMessage<'a>>,
+    message: Option<&'a serde_json::value::RawValue>,
     client_id: Option<Uuid>,
     #[serde(borrow)]
     code: Option<Cow<'a, str>>,
+}
+
+impl<'a> Frame<'a> {
+    /// The frame's `Message` (`message` and `ack` frames).
+    fn message(&self) -> Option<FrameMessage<'a>> {
+        serde_json::from_str(self.message?.get()).ok()
+    }
 }
 
 /// Borrowed from the frame's text where it can be (no escapes): one frame
@@ -288,17 +305,27 @@ pub async fn run_users(
     for url in &args.gateways {
         addrs.insert(url.clone(), resolve(url).await?);
     }
-    // The fault clock: the harness tells loadgen when it injects (SIGUSR1).
+    // The fault: `--fault-cmd` runs at `--fault-at` seconds into sending,
+    // and that moment is the fault's time for every client.
     let fault: Arc<std::sync::OnceLock<Instant>> = Arc::default();
     let fault_seen: Arc<tokio::sync::Notify> = Arc::default();
-    {
+    if let Some(cmd) = args.fault_cmd.clone() {
         let (fault, seen) = (fault.clone(), fault_seen.clone());
-        let mut signal =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
+        let at = timeline.send_from + Duration::from_secs(args.fault_at);
         tokio::spawn(async move {
-            if signal.recv().await.is_some() {
-                let _ = fault.set(Instant::now());
-                seen.notify_waiters();
+            tokio::time::sleep_until(at.into()).await;
+            let _ = fault.set(Instant::now());
+            seen.notify_waiters();
+            eprintln!("loadgen: injecting the fault: {cmd}");
+            match tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(&cmd)
+                .status()
+                .await
+            {
+                Ok(s) if s.success() => eprintln!("loadgen: the fault command finished"),
+                Ok(s) => eprintln!("loadgen: the fault command failed: {s}"),
+                Err(e) => eprintln!("loadgen: cannot run the fault command: {e}"),
             }
         });
     }
@@ -492,13 +519,14 @@ async fn connection(
             if let Some(r) = &s.recovery {
                 c.catch_up(r, &live_from).await;
             }
-            let again: Vec<String> = {
+            let again: Vec<(usize, String)> = {
                 let mut p: Vec<&PendingSend> = c.pending.values().collect();
                 p.sort_by_key(|p| p.k);
-                p.iter().map(|p| p.frame.clone()).collect()
+                p.iter().map(|p| (p.k, p.frame.clone())).collect()
             };
-            for frame in again {
+            for (k, frame) in again {
                 c.log.resent += 1;
+                c.log.sent[k].attempts += 1;
                 if ws.send(Message::Text(frame.into())).await.is_err() {
                     break;
                 }
@@ -587,6 +615,7 @@ impl Client<'_> {
                     for cid in std::mem::take(&mut self.retry) {
                         if let Some(p) = self.pending.get(&cid) {
                             self.log.resent += 1;
+                            self.log.sent[p.k].attempts += 1;
                             if ws.send(Message::Text(p.frame.clone().into())).await.is_err() {
                                 return Ended::Lost;
                             }
@@ -637,6 +666,7 @@ impl Client<'_> {
             self.log.sent.push(Sent {
                 conversation,
                 answer: Answer::Unanswered,
+                attempts: 1,
             });
             if ws.send(Message::Text(frame.into())).await.is_err() {
                 return Ended::Lost;
@@ -651,7 +681,7 @@ impl Client<'_> {
         };
         match f.kind.as_ref() {
             "message" => {
-                if let Some(m) = f.message {
+                if let Some(m) = f.message() {
                     if let Some(at) = sent_at(&m.body) {
                         let _ = self.samples.send(Sample::Deliver(Duration::from_micros(
                             now_us().saturating_sub(at),
@@ -666,7 +696,7 @@ impl Client<'_> {
                 }
             }
             "ack" => {
-                if let (Some(cid), Some(m)) = (f.client_id, f.message) {
+                if let (Some(cid), Some(m)) = (f.client_id, f.message()) {
                     if let Some(p) = self.pending.remove(&cid) {
                         let _ = self.samples.send(Sample::Ack(p.at.elapsed()));
                         self.log.sent[p.k].answer = Answer::Acked(m.id, m.seq);
@@ -840,4 +870,26 @@ async fn handshake(s: &Shared) -> anyhow::Result<Ws> {
     let (ws, _) =
         tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await?;
     Ok(ws)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_server_frame_kind_is_read() {
+        let error = r#"{"type":"error","code":"unavailable","message":"resend it","client_id":"8d8ac610-566d-4ef0-9c22-186b2a5ed793"}"#;
+        let f: Frame = serde_json::from_str(error).unwrap();
+        assert_eq!(
+            (f.kind.as_ref(), f.code.as_deref()),
+            ("error", Some("unavailable"))
+        );
+        assert!(f.client_id.is_some());
+        assert!(f.message().is_none(), "an error's message is text");
+
+        let message = r#"{"type":"message","message":{"id":"0192f0c2-0000-7000-8000-000000000001","conversation_id":"0192f0c1-7b7e-7cc0-8f00-3a1d2b4c5d6e","sender_id":"5f0c7a0e-4b7c-4c1e-9a8e-2f1d3c4b5a69","body":"lg|5|x","created_at":"2026-11-27T10:00:00.123Z","client_id":null,"seq":7}}"#;
+        let f: Frame = serde_json::from_str(message).unwrap();
+        let m = f.message().unwrap();
+        assert_eq!((m.seq, sent_at(&m.body)), (7, Some(5)));
+    }
 }

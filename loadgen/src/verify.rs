@@ -8,7 +8,7 @@
 //! | `unanswered` | sends that got neither an `ack` nor an `error` by the end |
 //! | `duplicated` | deliveries of a message the member had already received |
 //! | `out_of_order` | deliveries whose `seq` is not above the member's previous one in that conversation |
-//! | `sender_reordered` | acks whose `seq` is below that of an earlier send of the same sender to the same conversation |
+//! | `sender_reordered` | acks whose `seq` is below that of an earlier send of the same sender to the same conversation (among sends acked on their first attempt: a resend may rightly land after later messages) |
 //! | `leaked` | deliveries to a member of no such conversation (someone who is not a participant) |
 //! | `refused` | sends answered `not_participant` (no send of a run goes to a conversation its sender is not in) |
 //! | `history_mismatch` | members of a sampled conversation whose live sequence differs from history's (with `--resilient`: live messages history lacks or has at another seq) |
@@ -103,11 +103,13 @@ pub fn verify(
                 Answer::Acked(id, seq) => {
                     acked.entry(sent.conversation).or_default().insert(*id);
                     acked_seq.insert(*id, *seq);
-                    let last = last_seq.entry(sent.conversation).or_insert(i64::MIN);
-                    if *seq <= *last {
-                        v.sender_reordered += 1;
+                    if sent.attempts == 1 {
+                        let last = last_seq.entry(sent.conversation).or_insert(i64::MIN);
+                        if *seq <= *last {
+                            v.sender_reordered += 1;
+                        }
+                        *last = (*last).max(*seq);
                     }
-                    *last = (*last).max(*seq);
                 }
                 Answer::Refused(code) if code == "not_participant" => v.refused += 1,
                 Answer::Refused(_) => {}
@@ -223,6 +225,7 @@ mod tests {
                 .map(|&(id, seq)| Sent {
                     conversation: c,
                     answer: Answer::Acked(id, seq),
+                    attempts: 1,
                 })
                 .collect(),
             ..Log::default()
@@ -275,6 +278,7 @@ mod tests {
         l.sent.push(Sent {
             conversation: c,
             answer: Answer::Unanswered,
+            attempts: 1,
         });
         let v = judge(&[l], &plan);
         assert_eq!(v.unanswered, 1);
@@ -310,6 +314,10 @@ mod tests {
         let v = judge(&[log(c, &m, &acks)], &plan);
         assert_eq!(v.sender_reordered, 1);
         assert!(!v.clean());
+        // Unless it was resent: then it may rightly land later.
+        let mut resent = log(c, &m, &acks);
+        resent.sent[2].attempts = 2;
+        assert!(judge(&[resent], &plan).clean());
     }
 
     #[test]
@@ -329,6 +337,7 @@ mod tests {
         l.sent.push(Sent {
             conversation: c,
             answer: Answer::Refused("not_participant".into()),
+            attempts: 1,
         });
         let v = judge(&[l], &plan);
         assert_eq!(v.refused, 1);

@@ -279,6 +279,7 @@ mod tests {
         let sent = vec![Sent {
             conversation: a,
             answer: client::Answer::Acked(ids[0].0, ids[0].1),
+            attempts: 1,
         }];
         let log = |seq: &[Delivered]| Log {
             connected: true,
