@@ -4,12 +4,24 @@
 #   scripts/bench.sh store                 # message-store: history pages, ingest
 #   scripts/bench.sh gateway [RUNS]        # loadgen scenarios against a local release stack
 #                                          # (fresh broker, database and gateway per run)
+#   PIN=1 scripts/bench.sh gateway [RUNS]  # the same with the gateway alone on core 0 and
+#                                          # everything else (loadgen, broker, PostgreSQL,
+#                                          # message-store) on core 1 (taskset)
 #
+# SCENARIOS picks scenarios (default: idle fanout fanout-sustained broadcast);
+# GATEWAY_BIN runs another gateway binary (an A/B against an older build).
 # Sizes can be lowered through the environment (see the variables below) for a
 # quick look; BENCHMARKS.md says which sizes each quoted number used.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
+PIN=${PIN:-0}
+if [ "$PIN" = 1 ] && [ -z "${BENCH_PINNED:-}" ]; then
+  # Everything this script starts inherits core 1; the gateway is moved to core 0.
+  BENCH_PINNED=1 exec taskset -c 1 "$0" "$@"
+fi
+GW_PIN=(); [ "$PIN" = 1 ] && GW_PIN=(taskset -c 0)
+SCENARIOS=" ${SCENARIOS:-idle fanout fanout-sustained broadcast} "
 "$ROOT/scripts/install.sh"
 ulimit -n "$(ulimit -Hn)"   # sockets: as many open files as this machine allows
 OUT=${BENCH_OUT:-$ROOT/target/bench}
@@ -41,6 +53,7 @@ case "${1:-}" in
   gateway)
     RUNS=${2:-3}
     cargo build -j2 --release --bin message-store --bin gateway --bin loadgen
+    GATEWAY_BIN=${GATEWAY_BIN:-target/release/gateway}
     export JWT_SECRET="bench-$(head -c 12 /dev/urandom | base64 | tr -dc a-zA-Z0-9)" RUST_LOG=warn
     rm -f "$OUT"/*.json "$OUT"/*.metrics
     # Every measured run gets a fresh broker, message-store database and
@@ -49,6 +62,7 @@ case "${1:-}" in
     # baseline for memory per connection.
     bench_run() { # NAME RUN loadgen-args...
       local name=$1 run=$2 db k ms gw; shift 2
+      [[ "$SCENARIOS" == *" $name "* ]] || return 0
       db="bench_${name//-/_}_$run"; k=$(free_port); ms=$(free_port); gw=$(free_port)
       start_tansu "$STACK/tansu" "$k" "memory://tansu/"
       create_topics "$k"
@@ -56,7 +70,7 @@ case "${1:-}" in
       KAFKA_BOOTSTRAP="127.0.0.1:$k" target/release/message-store --port "$ms" \
         --database-url "$TEST_PG_URL/$db" >"$STACK/logs/ms-$name-$run.log" 2>&1 &
       echo $! >"$STACK/pids/ms.pid"
-      KAFKA_BOOTSTRAP="127.0.0.1:$k" target/release/gateway --port "$gw" --message-store-url "http://127.0.0.1:$ms" \
+      KAFKA_BOOTSTRAP="127.0.0.1:$k" "${GW_PIN[@]}" "$GATEWAY_BIN" --port "$gw" --message-store-url "http://127.0.0.1:$ms" \
         --rate-per-sec 1000 --rate-burst 1000 >"$STACK/logs/gw-$name-$run.log" 2>&1 &
       echo $! >"$STACK/pids/gw.pid"
       for p in "$ms" "$gw"; do

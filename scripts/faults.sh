@@ -70,11 +70,10 @@ trap 'exit 130' INT TERM
 export JWT_SECRET="faults-$(head -c 12 /dev/urandom | base64 | tr -dc a-zA-Z0-9)" RUST_LOG=${RUST_LOG:-warn}
 PG_PORT=$(free_port); KAFKA_PORT=$(free_port); MS_PORT=$(free_port); NGINX_PORT=$(free_port)
 GW_PORTS=("$(free_port)" "$(free_port)")
-# Durable parts: PostgreSQL with its defaults (fsync on), tansu on SQLite.
+# Durable parts: PostgreSQL with its defaults (fsync on), tansu on SQLite
+# (a fresh broker per run, below).
 start_postgres "$STACK/pg" "$PG_PORT"
 DB="postgres://postgres@127.0.0.1:$PG_PORT"
-start_tansu "$STACK/tansu" "$KAFKA_PORT" "sqlite://tansu.db"
-create_topics "$KAFKA_PORT"
 export KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 
 # run_bg NAME PORT command...: starts a process, records its pid, waits for /readyz.
@@ -135,7 +134,12 @@ n=0
 for fault in $FAULTS; do
   for run in $(seq 1 "$RUNS"); do
     n=$((n + 1))
-    # A fresh database per run, the same broker (it keeps its data).
+    # A fresh broker and database per run: what one run leaves behind
+    # (records a restarted gateway reads back, a broker slowed by an
+    # earlier fault) must not weigh on the next.
+    kill_pidfile "$STACK/tansu/tansu.pid"; rm -rf "$STACK/tansu"
+    start_tansu "$STACK/tansu" "$KAFKA_PORT" "sqlite://tansu.db"
+    create_topics "$KAFKA_PORT"
     DATABASE="faults_${fault//-/_}_$run"
     create_databases "$PG_PORT" "$DATABASE"
     start_ms; start_gw 0; start_gw 1

@@ -12,7 +12,7 @@
 //! |---|---|
 //! | [`settings`] | flags and environment variables |
 //! | [`startup`] | `Application`: arbiters, actors, HTTP server, graceful shutdown |
-//! | [`routes::ws`] | `GET /ws`: token, origin, upgrade |
+//! | [`ws`] | the WebSocket layer: the upgrade (token, origin), a connection's socket, reading frames |
 //! | [`actors`] | the actor system (one file per message) |
 //! | [`inbound`] | what a Kafka record is: parsed at the edge into one enum |
 //! | [`ledger`] | the last admission window of the log: the verdict on every message record, waited for by the sessions that sent them |
@@ -28,6 +28,6 @@ pub mod ledger;
 pub mod message_store;
 pub mod metrics;
 pub mod roster;
-pub mod routes;
 pub mod settings;
 pub mod startup;
+pub mod ws;

@@ -1,13 +1,22 @@
 //! `Application`: starts the actor system (conversation arbiters, the
 //! Directory, the Kafka consumer) and the HTTP server; runs until stopped;
 //! shuts down gracefully on SIGTERM/SIGINT.
+//!
+//! The server is actix-server with actix-http's HTTP/1 service: plain
+//! requests (`/healthz`, `/readyz`, `/metrics`) go to an actix-web `App`,
+//! WebSocket upgrades to [`crate::ws::handshake::upgrade`], which takes the
+//! socket over (`crate::ws` says why).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix_web::{dev::Server, web, App, HttpServer};
+use actix_http::HttpService;
+use actix_server::Server;
+use actix_service::{fn_factory, fn_service, map_config};
+use actix_web::dev::AppConfig;
+use actix_web::{web, App};
 use actors_common::jwt::{JwtKeys, AUDIENCE_GATEWAY, ISSUER_BFF};
 use actors_common::kafka::Topics;
 use anyhow::Context as _;
@@ -22,8 +31,8 @@ use crate::kafka::{fanout_consumer, ChatProducer, FanOut};
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::roster::Roster;
-use crate::routes::ws::{self, WsState};
 use crate::settings::Settings;
+use crate::ws::handshake::{self, WsState};
 
 /// How long closing frames get to reach clients before the server stops.
 const CLOSE_GRACE: Duration = Duration::from_millis(300);
@@ -41,7 +50,7 @@ pub struct Application {
 pub struct StopHandle {
     accepting: Arc<AtomicBool>,
     directory: Addr<Directory>,
-    server: actix_web::dev::ServerHandle,
+    server: actix_server::ServerHandle,
 }
 
 impl StopHandle {
@@ -139,7 +148,7 @@ impl Application {
             ping_interval: settings.ping_interval(),
             idle_timeout: settings.idle_timeout(),
         });
-        let ws_state = web::Data::new(WsState {
+        let ws_state = Arc::new(WsState {
             verifier: TokenVerifier::new(
                 JwtKeys::new(settings.jwt_secret.as_bytes()),
                 AUDIENCE_GATEWAY,
@@ -174,25 +183,39 @@ impl Application {
         let registry = web::Data::new(registry);
 
         let (listener, port) = service_kit::listen(&settings.host, settings.port)?;
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(ws_state.clone())
-                .app_data(readiness.clone())
-                .app_data(registry.clone())
-                .configure(service_kit::edge)
-                .route("/ws", web::get().to(ws::upgrade))
-        })
-        .workers(settings.worker_count())
-        // Frames are small and must leave at once: without this, Nagle's
-        // algorithm holds a frame while an earlier one is unacknowledged,
-        // and the client's delayed ACK turns that into tens of milliseconds.
-        .tcp_nodelay(true)
-        .max_connections(settings.max_connections)
-        .backlog(8192)
-        .disable_signals()
-        .shutdown_timeout(5)
-        .listen(listener)?
-        .run();
+        let server = Server::build()
+            .workers(settings.worker_count())
+            // Counts HTTP connections being served; an upgraded one leaves
+            // the count (`MAX_CONNECTIONS` is checked at the upgrade).
+            .max_concurrent_connections(settings.max_connections)
+            .backlog(8192)
+            .disable_signals()
+            .shutdown_timeout(5)
+            .listen("gateway", listener, move || {
+                let ws_state = ws_state.clone();
+                let app = App::new()
+                    .app_data(readiness.clone())
+                    .app_data(registry.clone())
+                    .configure(service_kit::edge)
+                    .route("/ws", web::get().to(not_an_upgrade));
+                HttpService::build()
+                    // Frames are small and must leave at once: without this,
+                    // Nagle's algorithm holds a frame while an earlier one is
+                    // unacknowledged, and the client's delayed ACK turns that
+                    // into tens of milliseconds.
+                    .tcp_nodelay(true)
+                    .upgrade(fn_factory(move || {
+                        let state = ws_state.clone();
+                        async move {
+                            Ok::<_, ()>(fn_service(move |(req, framed)| {
+                                handshake::upgrade(req, framed, state.clone())
+                            }))
+                        }
+                    }))
+                    .h1(map_config(app, |_| AppConfig::default()))
+                    .tcp()
+            })?
+            .run();
 
         let stop = StopHandle {
             accepting,
@@ -225,7 +248,7 @@ impl Application {
         } = self;
         // The server runs as its own task: it must keep being polled to
         // carry out the stop that `shutdown` asks of it.
-        let mut server = actix_web::rt::spawn(server);
+        let mut server = actix_rt::spawn(server);
         let result = tokio::select! {
             r = &mut server => r,
             _ = shutdown_signal() => {
@@ -239,6 +262,14 @@ impl Application {
         }
         result.unwrap_or_else(|e| Err(std::io::Error::other(format!("server task: {e}"))))
     }
+}
+
+/// `GET /ws` without `Upgrade: websocket`.
+async fn not_an_upgrade() -> Result<actix_web::HttpResponse, service_kit::HttpError> {
+    Err(service_kit::HttpError::bad_request(
+        "bad_handshake",
+        handshake::NOT_AN_UPGRADE,
+    ))
 }
 
 async fn shutdown_signal() {

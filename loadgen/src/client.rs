@@ -455,8 +455,8 @@ struct Client<'a> {
     counters: &'a Counters,
     log: Log,
     pending: HashMap<Uuid, PendingSend>,
-    /// Sends to go again (answered `unavailable`), at the next retry tick.
-    retry: Vec<Uuid>,
+    /// Sends to go again (answered `unavailable`), each when it is due.
+    retry: Vec<(Uuid, Instant)>,
     round: usize,
 }
 
@@ -559,10 +559,18 @@ async fn ready(ws: &mut Ws) -> Option<HashMap<ConversationId, i64>> {
         #[serde(default)]
         live_from: HashMap<ConversationId, i64>,
     }
-    let frame = tokio::time::timeout(Duration::from_secs(30), ws.next()).await;
-    let Ok(Some(Ok(Message::Text(text)))) = frame else {
-        return None;
-    };
+    // The first text frame; pings may come before it (tungstenite answers them).
+    let text = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(text))) => return Some(text),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .ok()??;
     let ready: Ready = serde_json::from_str(&text).ok()?;
     (ready.kind == "ready").then_some(ready.live_from)
 }
@@ -579,7 +587,7 @@ impl Client<'_> {
         let is_sender = s.interval.is_some();
         let close_at = tokio::time::sleep_until(t.close_at.into());
         tokio::pin!(close_at);
-        let retry_every = Duration::from_millis(500);
+        let retry_every = Duration::from_millis(250);
         let mut retry_tick = tokio::time::interval(retry_every);
         // `churn`: conversations created (by a task each), ready for their first message.
         let (created_tx, mut created_rx) =
@@ -612,7 +620,12 @@ impl Client<'_> {
                     s.conversation
                 }
                 _ = retry_tick.tick(), if !self.retry.is_empty() => {
-                    for cid in std::mem::take(&mut self.retry) {
+                    let now = Instant::now();
+                    let (due, later) = std::mem::take(&mut self.retry)
+                        .into_iter()
+                        .partition::<Vec<_>, _>(|(_, at)| *at <= now);
+                    self.retry = later;
+                    for (cid, _) in due {
                         if let Some(p) = self.pending.get(&cid) {
                             self.log.resent += 1;
                             self.log.sent[p.k].attempts += 1;
@@ -718,9 +731,17 @@ impl Client<'_> {
                 let code = f.code.unwrap_or_default().into_owned();
                 let resilient = self.s.recovery.is_some();
                 if let Some(cid) = f.client_id {
-                    if resilient && code == "unavailable" && self.pending.contains_key(&cid) {
-                        // The protocol's answer to it: send it again, same client id.
-                        self.retry.push(cid);
+                    if let Some(p) = self
+                        .pending
+                        .get(&cid)
+                        .filter(|_| resilient && code == "unavailable")
+                    {
+                        // The protocol's answer to it: send it again, same
+                        // client id, backing off (0.5 s, doubling to 8 s) so
+                        // that a struggling system is not flooded by retries.
+                        let attempts = self.log.sent[p.k].attempts.clamp(1, 5);
+                        let delay = Duration::from_millis(500) * (1 << (attempts - 1));
+                        self.retry.push((cid, Instant::now() + delay));
                         self.log.unavailable += 1;
                         return;
                     }

@@ -12,3 +12,4 @@ mod membership;
 mod order;
 mod scale_out;
 mod shutdown;
+mod wire;

@@ -8,6 +8,7 @@ use actors_common::UserId;
 use bytestring::ByteString;
 
 use super::Conversation;
+use crate::actors::hub;
 
 /// Hand `frame` to every member session, but those of `except` (a typist
 /// does not hear their own typing). The same bytes for everyone.
@@ -24,8 +25,14 @@ pub struct Broadcast {
 impl Handler<Broadcast> for Conversation {
     type Result = ();
 
-    fn handle(&mut self, msg: Broadcast, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Broadcast, ctx: &mut Context<Self>) {
         self.depth.handled();
-        self.broadcast(&msg.frame, msg.received, msg.except);
+        let deliver = hub::Deliver {
+            conversation: self.id,
+            frame: msg.frame,
+            received: msg.received,
+            except: msg.except,
+        };
+        self.broadcast(deliver, ctx);
     }
 }

@@ -1,32 +1,36 @@
 //! `Join`: a session becomes a member.
 
 use actix::prelude::*;
-use actors_common::UserId;
 
-use super::{Conversation, Member};
-use crate::actors::session::Deliver;
+use super::{Conversation, OnHub};
+use crate::actors::hub::{self, HubHandle};
 use crate::actors::SessionId;
 
-/// Add this session to the conversation's members.
-#[derive(Message)]
+/// Add this session (held by `hub`'s thread) to the members.
+#[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
 pub struct Join {
     pub session_id: SessionId,
-    pub user_id: UserId,
-    pub session: Recipient<Deliver>,
+    pub hub: HubHandle,
 }
 
 impl Handler<Join> for Conversation {
     type Result = ();
 
-    fn handle(&mut self, msg: Join, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) {
         self.depth.handled();
-        self.members.insert(
-            msg.session_id,
-            Member {
-                user: msg.user_id,
-                session: msg.session,
-            },
-        );
+        let hub_id = msg.hub.id;
+        self.hubs
+            .entry(hub_id)
+            .or_insert(OnHub {
+                hub: msg.hub,
+                sessions: 0,
+            })
+            .sessions += 1;
+        let join = hub::Join {
+            conversation: self.id,
+            session_id: msg.session_id,
+        };
+        self.send_to_hub(hub_id, join, ctx);
     }
 }

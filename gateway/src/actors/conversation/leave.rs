@@ -3,20 +3,32 @@
 use actix::prelude::*;
 
 use super::Conversation;
+use crate::actors::hub;
 use crate::actors::SessionId;
 
-/// Remove this session from the members.
+/// Remove this session (held by the thread of Hub `hub_id`) from the members.
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "()")]
 pub struct Leave {
     pub session_id: SessionId,
+    pub hub_id: usize,
 }
 
 impl Handler<Leave> for Conversation {
     type Result = ();
 
-    fn handle(&mut self, msg: Leave, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
         self.depth.handled();
-        self.members.remove(&msg.session_id);
+        let leave = hub::Leave {
+            conversation: self.id,
+            session_id: msg.session_id,
+        };
+        self.send_to_hub(msg.hub_id, leave, ctx);
+        if let Some(on) = self.hubs.get_mut(&msg.hub_id) {
+            on.sessions = on.sessions.saturating_sub(1);
+            if on.sessions == 0 {
+                self.hubs.remove(&msg.hub_id);
+            }
+        }
     }
 }

@@ -3,10 +3,13 @@
 //! arbiters (so conversations spread over every core) and stopped by it
 //! when the last member leaves.
 //!
-//! It holds its member sessions and hands each incoming frame, as one shared
-//! buffer, to every one of them with `try_send`: a member whose bounded
-//! mailbox is full is dropped and reported as a slow consumer, so nobody
-//! else waits for it.
+//! It is the group registry of its members, grouped by the worker thread
+//! (the [`Hub`]) that holds their connections: a frame goes once to each
+//! Hub with members here, as one shared buffer, and each Hub writes it to
+//! its own members' sockets. Sends to a Hub keep its mailbox bound and the
+//! order (`actors::mailbox`): a Hub that falls behind holds this
+//! Conversation up, which holds the Directory up, and so the Kafka
+//! consumer; a single client that does not read is closed by its Hub.
 //!
 //! | file | handles |
 //! |---|---|
@@ -27,87 +30,70 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use actors_common::{ConversationId, UserId};
-use bytestring::ByteString;
+use actors_common::ConversationId;
 
 pub use broadcast::Broadcast;
 pub use join::Join;
 pub use leave::Leave;
 pub use stop::Stop;
 
-use super::directory::{Directory, SlowConsumer};
-use super::mailbox::Depth;
-use super::session::Deliver;
-use super::SessionId;
+use super::hub::{self, Hub, HubHandle};
+use super::mailbox::{self, Depth, Forwards, Line};
 use crate::metrics::Metrics;
 
 /// Capacity of a Conversation's mailbox (the Directory waits when it is full).
 pub const MAILBOX: usize = 4096;
-struct Member {
-    user: UserId,
-    session: Recipient<Deliver>,
+
+/// The members on one worker thread.
+struct OnHub {
+    hub: HubHandle,
+    sessions: usize,
 }
 
-/// The online members of one conversation on this node.
+/// The online members of one conversation on this node, by worker thread.
 pub struct Conversation {
     id: ConversationId,
-    members: HashMap<SessionId, Member>,
-    directory: Addr<Directory>,
+    hubs: HashMap<usize, OnHub>,
     metrics: Arc<Metrics>,
     /// This actor's mailbox depth, counted with the Directory.
     depth: Arc<Depth>,
+    /// Frames waiting for room in a Hub's mailbox.
+    line: Line,
+}
+
+impl Forwards for Conversation {
+    fn line(&mut self) -> &mut Line {
+        &mut self.line
+    }
 }
 
 impl Conversation {
-    pub fn new(
-        id: ConversationId,
-        directory: Addr<Directory>,
-        metrics: Arc<Metrics>,
-        depth: Arc<Depth>,
-    ) -> Self {
+    pub fn new(id: ConversationId, metrics: Arc<Metrics>, depth: Arc<Depth>) -> Self {
         Self {
             id,
-            members: HashMap::new(),
-            directory,
+            hubs: HashMap::new(),
             metrics,
             depth,
+            line: Line::default(),
         }
     }
 
-    /// Hands `frame` to every member (but `except`'s sessions). Members
-    /// whose mailbox is full are dropped and reported; closed ones forgotten.
-    fn broadcast(
-        &mut self,
-        frame: &ByteString,
-        received: Option<std::time::Instant>,
-        except: Option<UserId>,
-    ) {
-        let mut slow = Vec::new();
-        let mut gone = Vec::new();
-        for (session_id, member) in &self.members {
-            if except == Some(member.user) {
-                continue;
-            }
-            let deliver = Deliver {
-                frame: frame.clone(),
-                received,
-            };
-            match member.session.try_send(deliver) {
-                Ok(()) => {}
-                Err(SendError::Full(_)) => slow.push(*session_id),
-                Err(SendError::Closed(_)) => gone.push(*session_id),
-            }
+    /// Sends to one Hub in order and within its bound.
+    fn send_to_hub<M>(&mut self, hub: usize, msg: M, ctx: &mut Context<Self>)
+    where
+        M: Message<Result = ()> + Send + 'static,
+        Hub: Handler<M>,
+    {
+        if let Some(on) = self.hubs.get(&hub) {
+            mailbox::forward(&mut self.line, &on.hub.addr, &on.hub.depth, msg, ctx);
         }
-        for session_id in gone {
-            self.members.remove(&session_id);
-        }
-        for session_id in slow {
-            self.members.remove(&session_id);
-            log::warn!(
-                "conversation: conversation_id={} session_id={session_id} slow consumer",
-                self.id
-            );
-            self.directory.do_send(SlowConsumer { session_id });
+    }
+
+    /// A frame for every Hub with members here.
+    fn broadcast(&mut self, deliver: hub::Deliver, ctx: &mut Context<Self>) {
+        let hubs: Vec<usize> = self.hubs.keys().copied().collect();
+        for hub in hubs {
+            self.send_to_hub(hub, deliver.clone(), ctx);
         }
     }
 }

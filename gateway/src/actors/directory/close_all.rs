@@ -1,12 +1,12 @@
 //! `CloseAll`: the process is shutting down.
 
 use actix::prelude::*;
-use actix_web_actors::ws::CloseCode;
 
 use super::Directory;
-use crate::actors::session::Close;
+use crate::actors::hub;
 
-/// Close every session with 1001 (going away); answers how many.
+/// Close every session with 1001 (going away), each after what is queued
+/// for it; answers how many there were.
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "usize")]
 pub struct CloseAll;
@@ -15,9 +15,9 @@ impl Handler<CloseAll> for Directory {
     type Result = usize;
 
     fn handle(&mut self, _: CloseAll, _: &mut Context<Self>) -> usize {
-        for session in self.sessions.values() {
-            session.addr.do_send(Close {
-                code: CloseCode::Away,
+        for hub in self.hubs.values() {
+            hub.addr.do_send(hub::CloseAll {
+                code: 1001,
                 reason: "server shutting down",
             });
         }

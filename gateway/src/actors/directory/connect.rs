@@ -4,7 +4,7 @@ use actix::prelude::*;
 use actors_common::UserId;
 
 use super::{Directory, SessionEntry};
-use crate::actors::session::WsSession;
+use crate::actors::hub::HubHandle;
 use crate::actors::SessionId;
 
 /// Register a session. Sent before it loads its conversations, so
@@ -14,26 +14,27 @@ use crate::actors::SessionId;
 pub struct Connect {
     pub session_id: SessionId,
     pub user_id: UserId,
-    pub session: Addr<WsSession>,
+    pub hub: HubHandle,
 }
 
 impl Handler<Connect> for Directory {
     type Result = ();
 
     fn handle(&mut self, msg: Connect, _: &mut Context<Self>) {
+        let hub = msg.hub.id;
+        self.hubs.entry(hub).or_insert(msg.hub);
         self.sessions.insert(
             msg.session_id,
             SessionEntry {
                 user: msg.user_id,
-                addr: msg.session,
+                hub,
                 conversations: Default::default(),
             },
         );
-        self.users
-            .entry(msg.user_id)
-            .or_default()
-            .insert(msg.session_id);
-        self.applied.entry(msg.user_id).or_default();
+        let user = self.users.entry(msg.user_id).or_default();
+        if !user.sessions.contains(&msg.session_id) {
+            user.sessions.push(msg.session_id);
+        }
         self.roster.online(msg.user_id);
     }
 }

@@ -20,13 +20,12 @@ impl Handler<Disconnect> for Directory {
             return;
         };
         for conversation in session.conversations {
-            self.drop_member(msg.session_id, conversation, ctx);
+            self.drop_member(msg.session_id, session.hub, conversation, ctx);
         }
-        if let Some(sessions) = self.users.get_mut(&session.user) {
-            sessions.remove(&msg.session_id);
-            if sessions.is_empty() {
+        if let Some(user) = self.users.get_mut(&session.user) {
+            user.sessions.retain(|s| *s != msg.session_id);
+            if user.sessions.is_empty() {
                 self.users.remove(&session.user);
-                self.applied.remove(&session.user);
                 self.roster.offline(session.user);
             }
         }

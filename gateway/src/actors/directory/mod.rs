@@ -43,8 +43,10 @@ pub use slow_consumer::SlowConsumer;
 pub use subscribe::Subscribe;
 
 use super::conversation::{self, Broadcast, Conversation, Join, Leave};
+use smallvec::SmallVec;
+
+use super::hub::{HubHandle, ToSession};
 use super::mailbox::{self, Depth, Forwards, Line};
-use super::session::{Deliver, WsSession};
 use super::SessionId;
 use crate::metrics::Metrics;
 use crate::roster::Roster;
@@ -52,10 +54,24 @@ use crate::roster::Roster;
 /// Capacity of the Directory's mailbox: the Kafka consumer waits when it is full.
 pub const MAILBOX: usize = 8192;
 
+// Session and user entries exist per connection and per online user:
+// their size is part of what an idle connection costs (BENCHMARKS.md).
+
 struct SessionEntry {
     user: UserId,
-    addr: Addr<WsSession>,
+    /// The id of the Hub (worker thread) that holds its connection.
+    hub: usize,
     conversations: HashSet<ConversationId>,
+}
+
+/// An online user: their sessions here, and the last membership event
+/// applied per conversation, (version, added?).
+#[derive(Default)]
+struct UserEntry {
+    sessions: SmallVec<[SessionId; 2]>,
+    /// Absent until the first event for them (8 bytes instead of 48).
+    #[allow(clippy::box_collection)]
+    applied: Option<Box<HashMap<ConversationId, (i64, bool)>>>,
 }
 
 struct ConversationEntry {
@@ -68,11 +84,10 @@ struct ConversationEntry {
 /// The registry of sessions and conversations on this node.
 pub struct Directory {
     sessions: HashMap<SessionId, SessionEntry>,
-    users: HashMap<UserId, HashSet<SessionId>>,
+    users: HashMap<UserId, UserEntry>,
+    /// Every worker thread's Hub, by id.
+    hubs: HashMap<usize, HubHandle>,
     conversations: HashMap<ConversationId, ConversationEntry>,
-    /// The last membership event applied per online user and conversation:
-    /// (version, added?).
-    applied: HashMap<UserId, HashMap<ConversationId, (i64, bool)>>,
     roster: Arc<Roster>,
     arbiters: Vec<ArbiterHandle>,
     metrics: Arc<Metrics>,
@@ -91,8 +106,8 @@ impl Directory {
         Self {
             sessions: HashMap::new(),
             users: HashMap::new(),
+            hubs: HashMap::new(),
             conversations: HashMap::new(),
-            applied: HashMap::new(),
             roster,
             arbiters,
             metrics,
@@ -138,25 +153,26 @@ impl Directory {
         let Some(session) = self.sessions.get_mut(&session_id) else {
             return false;
         };
+        let Some(hub) = self.hubs.get(&session.hub) else {
+            return false;
+        };
         if !session.conversations.insert(conversation) {
             return false;
         }
         let join = Join {
             session_id,
-            user_id: session.user,
-            session: session.addr.clone().recipient(),
+            hub: hub.clone(),
         };
         match self.conversations.get_mut(&conversation) {
             Some(entry) => entry.members += 1,
             None => {
-                let directory = ctx.address();
                 let metrics = self.metrics.clone();
                 let depth = Arc::new(Depth::default());
                 let start = {
                     let depth = depth.clone();
                     move |ctx: &mut Context<Conversation>| {
                         ctx.set_mailbox_capacity(conversation::MAILBOX);
-                        Conversation::new(conversation, directory, metrics, depth)
+                        Conversation::new(conversation, metrics, depth)
                     }
                 };
                 let addr = match self.arbiter_for(conversation) {
@@ -185,18 +201,19 @@ impl Directory {
         conversation: ConversationId,
         ctx: &mut Context<Self>,
     ) {
-        let was_member = self
+        let hub = self
             .sessions
             .get_mut(&session_id)
-            .is_some_and(|s| s.conversations.remove(&conversation));
-        if was_member {
-            self.drop_member(session_id, conversation, ctx);
+            .and_then(|s| s.conversations.remove(&conversation).then_some(s.hub));
+        if let Some(hub_id) = hub {
+            self.drop_member(session_id, hub_id, conversation, ctx);
         }
     }
 
     fn drop_member(
         &mut self,
         session_id: SessionId,
+        hub_id: usize,
         conversation: ConversationId,
         ctx: &mut Context<Self>,
     ) {
@@ -205,7 +222,7 @@ impl Directory {
         };
         entry.members = entry.members.saturating_sub(1);
         let empty = entry.members == 0;
-        self.forward(conversation, Leave { session_id }, ctx);
+        self.forward(conversation, Leave { session_id, hub_id }, ctx);
         if empty {
             // In line with the rest: the Conversation handles every message
             // the Directory sent it before it stops.
@@ -224,7 +241,11 @@ impl Directory {
         seq: i64,
         added: bool,
     ) -> bool {
-        let Some(applied) = self.applied.get_mut(&user) else {
+        let Some(applied) = self
+            .users
+            .get_mut(&user)
+            .map(|u| u.applied.get_or_insert_with(Box::default))
+        else {
             return true;
         };
         if applied.get(&conversation).is_some_and(|(s, _)| *s >= seq) {
@@ -238,17 +259,18 @@ impl Directory {
     fn sessions_of(&self, user: UserId) -> Vec<SessionId> {
         self.users
             .get(&user)
-            .map(|s| s.iter().copied().collect())
+            .map(|u| u.sessions.to_vec())
             .unwrap_or_default()
     }
 
     /// A frame for one session only (not through a Conversation).
     fn deliver_to_session(&self, session_id: SessionId, frame: bytestring::ByteString) {
-        if let Some(s) = self.sessions.get(&session_id) {
-            s.addr.do_send(Deliver {
-                frame,
-                received: None,
-            });
+        if let Some(hub) = self
+            .sessions
+            .get(&session_id)
+            .and_then(|s| self.hubs.get(&s.hub))
+        {
+            hub.addr.do_send(ToSession { session_id, frame });
         }
     }
 }

@@ -1,10 +1,8 @@
 //! `SlowConsumer`: a Conversation could not hand a session a frame.
 
 use actix::prelude::*;
-use actix_web_actors::ws::CloseCode;
 
 use super::Directory;
-use crate::actors::session::Close;
 use crate::actors::SessionId;
 
 /// A session's queue was full: close it with 1008 rather than slow anyone.
@@ -21,11 +19,6 @@ impl Handler<SlowConsumer> for Directory {
         let Some(session) = self.sessions.get(&msg.session_id) else {
             return;
         };
-        self.metrics.slow_consumers.inc();
-        session.addr.do_send(Close {
-            code: CloseCode::Policy,
-            reason: "slow consumer",
-        });
         let conversations: Vec<_> = session.conversations.iter().copied().collect();
         for conversation in conversations {
             self.leave(msg.session_id, conversation, ctx);

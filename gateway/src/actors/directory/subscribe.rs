@@ -27,9 +27,9 @@ impl Handler<Subscribe> for Directory {
             // A removal applied since the session connected wins over a list
             // that may have been read before it committed.
             let removed = self
-                .applied
+                .users
                 .get(&user)
-                .and_then(|a| a.get(&conversation))
+                .and_then(|u| u.applied.as_ref()?.get(&conversation))
                 .is_some_and(|(_, added)| !added);
             if !removed {
                 self.roster.add(user, conversation);

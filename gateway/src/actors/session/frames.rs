@@ -15,7 +15,7 @@
 use std::time::Instant;
 
 use actix::prelude::*;
-use actix_web_actors::ws;
+use actix_http::ws::OpCode;
 use actors_common::frames::{ClientFrame, ErrorCode, ServerFrame};
 use actors_common::kafka::UserTyped;
 use actors_common::log::{MessagePosted, ResendKey};
@@ -26,20 +26,16 @@ use super::{QueuedSend, WsSession, MAX_QUEUED};
 use crate::ledger::{body_hash, Accepted, Pending, Verdict};
 use crate::message_store::{self, Membership};
 use crate::roster::Check;
+use crate::ws::frames::{Frame, ReadError};
 
-impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
-    fn handle(
-        &mut self,
-        item: Result<ws::Message, ws::ProtocolError>,
-        ctx: &mut ws::WebsocketContext<Self>,
-    ) {
-        self.last_heard = Instant::now();
+impl StreamHandler<Result<Frame, ReadError>> for WsSession {
+    fn handle(&mut self, item: Result<Frame, ReadError>, ctx: &mut Context<Self>) {
         match item {
-            Ok(ws::Message::Text(text)) => {
+            Ok(Frame::Text(text)) => {
                 self.config.metrics.frames_in.inc();
                 self.on_text(&text, ctx);
             }
-            Ok(ws::Message::Binary(_)) | Ok(ws::Message::Continuation(_)) => {
+            Ok(Frame::Binary) => {
                 self.config.metrics.frames_in.inc();
                 self.send_error(
                     ErrorCode::BadFrame,
@@ -48,35 +44,39 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
                     ctx,
                 );
             }
-            Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
-            Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
-            Ok(ws::Message::Close(reason)) => {
-                self.closing = true;
-                ctx.close(reason);
-                ctx.stop();
+            Ok(Frame::Ping(payload)) => {
+                if self.conn.send(OpCode::Pong, payload).is_err() {
+                    self.close(1008, "slow consumer", ctx);
+                }
             }
-            Err(ws::ProtocolError::Overflow) => {
+            Ok(Frame::Pong) => {}
+            Ok(Frame::Close(reason)) => {
+                // The client's goodbye, answered with its own code (when
+                // it is one a close frame may carry).
+                let code = reason
+                    .map(|r| u16::from(r.code))
+                    .filter(|c| matches!(c, 1000..=1003 | 1007..=1014 | 3000..=4999))
+                    .unwrap_or(1000);
+                self.close(code, "", ctx);
+            }
+            Err(e) => {
                 log::info!(
-                    "session: session_id={} user_id={} frame over 64 KiB",
+                    "session: session_id={} user_id={} {e}, closing",
                     self.id,
                     self.user
                 );
-                self.close(ws::CloseCode::Size, "frame too large", ctx);
-            }
-            Err(e) => {
-                log::info!("session: session_id={} protocol error: {e}", self.id);
-                self.close(ws::CloseCode::Protocol, "protocol error", ctx);
+                self.close(e.close_code(), &e.to_string(), ctx);
             }
         }
     }
 
-    fn finished(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+    fn finished(&mut self, ctx: &mut Context<Self>) {
         ctx.stop();
     }
 }
 
 impl WsSession {
-    fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+    fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
         let frame = match ClientFrame::read(text) {
             Ok(f) => f,
             Err(bad) => {
@@ -99,9 +99,9 @@ impl WsSession {
         conversation: ConversationId,
         client_id: Uuid,
         body: String,
-        ctx: &mut ws::WebsocketContext<Self>,
+        ctx: &mut Context<Self>,
     ) {
-        if self.limiter.check().is_err() {
+        if !self.within_rate() {
             self.send_error(ErrorCode::RateLimited, "slow down", Some(client_id), ctx);
             return;
         }
@@ -114,7 +114,7 @@ impl WsSession {
             );
             return;
         }
-        if self.queued.len() >= MAX_QUEUED {
+        if self.queued.as_ref().is_some_and(|q| q.len() >= MAX_QUEUED) {
             self.send_error(
                 ErrorCode::Unavailable,
                 "too many sends waiting, resend it",
@@ -123,20 +123,23 @@ impl WsSession {
             );
             return;
         }
-        self.queued.push_back(QueuedSend {
-            conversation,
-            client_id,
-            body,
-        });
+        self.queued
+            .get_or_insert_with(Box::default)
+            .push_back(QueuedSend {
+                conversation,
+                client_id,
+                body,
+            });
         self.next_sends(ctx);
     }
 
     /// Takes sends in arrival order until one needs message-store's word on
     /// membership; the rest wait for that answer, so this session's
     /// messages keep their order. Deliveries to the session go on meanwhile.
-    fn next_sends(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+    fn next_sends(&mut self, ctx: &mut Context<Self>) {
         while !self.looking_up {
-            let Some(send) = self.queued.pop_front() else {
+            let Some(send) = self.queued.as_mut().and_then(|q| q.pop_front()) else {
+                self.queued = None;
                 return;
             };
             let check = self.config.roster.check(self.user, send.conversation);
@@ -201,7 +204,7 @@ impl WsSession {
         client_id: Uuid,
         body: String,
         first: Accepted,
-        ctx: &mut ws::WebsocketContext<Self>,
+        ctx: &mut Context<Self>,
     ) {
         if body_hash(&body) == first.body_hash {
             let message = Message {
@@ -226,7 +229,7 @@ impl WsSession {
         conversation: ConversationId,
         client_id: Uuid,
         before_seq: i64,
-        ctx: &mut ws::WebsocketContext<Self>,
+        ctx: &mut Context<Self>,
     ) {
         let config = self.config.clone();
         let user = self.user;
@@ -257,7 +260,7 @@ impl WsSession {
     }
 
     /// Produces an accepted send and answers with the ledger's verdict.
-    fn produce(&mut self, send: QueuedSend, check: Check, ctx: &mut ws::WebsocketContext<Self>) {
+    fn produce(&mut self, send: QueuedSend, check: Check, ctx: &mut Context<Self>) {
         let QueuedSend {
             conversation,
             client_id,
@@ -344,8 +347,8 @@ impl WsSession {
         );
     }
 
-    fn on_typing(&mut self, conversation: ConversationId, ctx: &mut ws::WebsocketContext<Self>) {
-        if self.limiter.check().is_err() {
+    fn on_typing(&mut self, conversation: ConversationId, ctx: &mut Context<Self>) {
+        if !self.within_rate() {
             self.send_error(ErrorCode::RateLimited, "slow down", None, ctx);
             return;
         }

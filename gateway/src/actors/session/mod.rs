@@ -3,48 +3,48 @@
 //! Lifecycle: `started` registers with the [`Directory`], fetches the user's
 //! conversation ids from message-store (with a 30-second service token of
 //! its own minting), subscribes, and sends `ready`; until then no client
-//! frame is processed. `stopped` unregisters.
+//! frame is processed. `stopped` unregisters, here and with its thread's
+//! [`Hub`](super::hub).
 //!
 //! | file | handles |
 //! |---|---|
-//! | [`frames`] | client frames (the WebSocket stream): `send`, `typing`, pings, close, oversize |
-//! | [`deliver`] | [`Deliver`]: a frame from a Conversation or the Directory, written to the socket |
-//! | [`close`] | [`Close`]: the Directory closes this session (slow consumer 1008, shutdown 1001) |
+//! | [`frames`] | client frames (the stream `ws::frames` reads): `send`, `typing`, pings, close, bad frames |
+//! | [`limit`] | the session's rate limit (a token bucket of 8 bytes) |
 //!
 //! Whether the user may send to a conversation is the [`Roster`]'s answer
 //! (kept by the Directory in log order), shared by all the user's sessions
 //! here; when it has not heard of the conversation yet, message-store's.
 //!
-//! The mailbox is bounded (`OUTBOUND_QUEUE`): while the client does not
-//! read, the HTTP layer stops polling this actor, its mailbox fills, and the
-//! Conversation that cannot hand it a frame reports a slow consumer.
+//! The session writes its own answers to the socket ([`Conn`]); deliveries
+//! to it are written by its thread's Hub, not through this actor. A client
+//! that does not read fills its `Conn`'s queue (`OUTBOUND_QUEUE` frames)
+//! and is closed with 1008 by whichever writer finds it full.
 
-pub mod close;
-pub mod deliver;
 pub mod frames;
+pub mod limit;
 
 use std::collections::VecDeque;
-use std::num::NonZeroU32;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
-use actix_web_actors::ws;
 use actors_common::frames::{ErrorCode, ServerFrame};
 use actors_common::jwt::JwtKeys;
 use actors_common::{ConversationId, UserId};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use uuid::Uuid;
 
-pub use close::Close;
-pub use deliver::Deliver;
+use limit::Bucket;
 
 use super::directory::{Connect, Directory, Disconnect, Subscribe};
+use super::hub;
 use super::SessionId;
 use crate::kafka::ChatProducer;
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::roster::Roster;
+use crate::ws::conn::Conn;
 
 /// What every session of this process shares.
 #[derive(Debug)]
@@ -59,12 +59,18 @@ pub struct SessionConfig {
     pub rate_per_sec: u32,
     pub rate_burst: u32,
     pub send_timeout: Duration,
+    /// Frames a connection may have waiting for its socket (slow consumer beyond).
     pub outbound_queue: usize,
     pub ping_interval: Duration,
     pub idle_timeout: Duration,
 }
 
-static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A session id unused in this process.
+pub fn next_id() -> SessionId {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
 
 /// Most sends of one session that may wait behind a membership lookup.
 pub const MAX_QUEUED: usize = 64;
@@ -82,11 +88,12 @@ pub struct WsSession {
     id: SessionId,
     user: UserId,
     config: Arc<SessionConfig>,
-    limiter: DefaultDirectRateLimiter,
-    last_heard: Instant,
-    closing: bool,
-    /// Sends in arrival order, waiting while `looking_up`.
-    queued: VecDeque<QueuedSend>,
+    conn: Rc<Conn>,
+    limit: Bucket,
+    /// Sends in arrival order, waiting while `looking_up` (boxed: most
+    /// sessions never queue, and every byte here is paid per connection).
+    #[allow(clippy::box_collection)] // 8 bytes here instead of 32
+    queued: Option<Box<VecDeque<QueuedSend>>>,
     /// Message-store is being asked whether the user may send somewhere.
     looking_up: bool,
 }
@@ -101,25 +108,49 @@ impl std::fmt::Debug for WsSession {
 }
 
 impl WsSession {
-    pub fn new(user: UserId, config: Arc<SessionConfig>) -> Self {
-        let per_sec = NonZeroU32::new(config.rate_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(config.rate_burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    pub fn new(id: SessionId, user: UserId, config: Arc<SessionConfig>, conn: Rc<Conn>) -> Self {
         Self {
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            id,
             user,
-            limiter: RateLimiter::direct(Quota::per_second(per_sec).allow_burst(burst)),
+            limit: Bucket::full(config.rate_burst),
             config,
-            last_heard: Instant::now(),
-            closing: false,
-            queued: VecDeque::new(),
+            conn,
+            queued: None,
             looking_up: false,
         }
     }
 
-    /// Writes a frame built here (not shared) to the socket.
-    fn send_frame(&self, frame: &ServerFrame, ctx: &mut ws::WebsocketContext<Self>) {
-        ctx.text(frame.to_json());
+    /// Takes one of the session's tokens (`send` and `typing` each cost one).
+    fn within_rate(&mut self) -> bool {
+        self.limit
+            .take(self.config.rate_per_sec, self.config.rate_burst)
+    }
+
+    /// Writes a frame built here (not shared) to the socket; a client that
+    /// stopped reading is closed.
+    fn send_frame(&self, frame: &ServerFrame, ctx: &mut Context<Self>) {
+        self.write(frame.to_json().into(), ctx);
+    }
+
+    /// Writes ready-made bytes to the socket (see `send_frame`).
+    fn write(&self, payload: bytes::Bytes, ctx: &mut Context<Self>) {
+        if self.conn.text(payload).is_err() {
+            self.slow_consumer(ctx);
+            return;
+        }
         self.config.metrics.frames_out.inc();
+    }
+
+    /// The client does not read what is written to it: 1008, at once.
+    fn slow_consumer(&self, ctx: &mut Context<Self>) {
+        log::warn!(
+            "session: session_id={} user_id={} slow consumer, closing",
+            self.id,
+            self.user
+        );
+        self.config.metrics.slow_consumers.inc();
+        self.conn.close(1008, "slow consumer", false);
+        ctx.stop();
     }
 
     fn send_error(
@@ -127,7 +158,7 @@ impl WsSession {
         code: ErrorCode,
         message: &str,
         client_id: Option<Uuid>,
-        ctx: &mut ws::WebsocketContext<Self>,
+        ctx: &mut Context<Self>,
     ) {
         self.config
             .metrics
@@ -137,44 +168,20 @@ impl WsSession {
         self.send_frame(&ServerFrame::error(code, message, client_id), ctx);
     }
 
-    /// Closes the socket with `code` and stops.
-    fn close(&mut self, code: ws::CloseCode, reason: &str, ctx: &mut ws::WebsocketContext<Self>) {
-        if self.closing {
-            return;
-        }
-        self.closing = true;
-        ctx.close(Some(ws::CloseReason {
-            code,
-            description: Some(reason.to_owned()),
-        }));
+    /// Says goodbye with `code` (after what is queued) and stops.
+    fn close(&mut self, code: u16, reason: &str, ctx: &mut Context<Self>) {
+        self.conn.close(code, reason, true);
         ctx.stop();
-    }
-
-    /// Pings every `ping_interval`; closes the connection when nothing was
-    /// heard from the client for `idle_timeout`.
-    fn heartbeat(&self, ctx: &mut ws::WebsocketContext<Self>) {
-        ctx.run_interval(self.config.ping_interval, |act, ctx| {
-            if act.last_heard.elapsed() > act.config.idle_timeout {
-                log::info!(
-                    "session: session_id={} user_id={} idle, closing",
-                    act.id,
-                    act.user
-                );
-                act.close(ws::CloseCode::Away, "idle timeout", ctx);
-                return;
-            }
-            ctx.ping(b"");
-        });
     }
 
     /// Registers with the Directory, fetches conversation ids, subscribes,
     /// sends `ready`. Runs with `ctx.wait`, so frames wait for it.
-    fn join_conversations(&self, ctx: &mut ws::WebsocketContext<Self>) {
+    fn join_conversations(&self, ctx: &mut Context<Self>) {
         let directory = self.config.directory.clone();
         directory.do_send(Connect {
             session_id: self.id,
             user_id: self.user,
-            session: ctx.address(),
+            hub: hub::here(&self.config),
         });
         let config = self.config.clone();
         let (id, user) = (self.id, self.user);
@@ -201,7 +208,12 @@ impl WsSession {
                     conversations: joined.iter().map(|(c, _)| *c).collect(),
                     live_from: joined.into_iter().collect(),
                 };
-                act.send_frame(&ready, ctx);
+                // Ahead of whatever reached the connection meanwhile.
+                if act.conn.open(ready.to_json().into()).is_err() {
+                    act.slow_consumer(ctx);
+                } else {
+                    act.config.metrics.frames_out.inc();
+                }
             }
             Err(e) => {
                 log::warn!(
@@ -209,28 +221,26 @@ impl WsSession {
                     act.id,
                     act.user
                 );
-                act.close(
-                    ws::CloseCode::Again,
-                    "conversations unavailable, try again",
-                    ctx,
-                );
+                act.close(1013, "conversations unavailable, try again", ctx);
             }
         }));
     }
 }
 
 impl Actor for WsSession {
-    type Context = ws::WebsocketContext<Self>;
+    type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(self.config.outbound_queue);
         self.config.metrics.connections.inc();
-        self.heartbeat(ctx);
         self.join_conversations(ctx);
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
         self.config.metrics.connections.dec();
+        // Whatever the reason, the socket ends with the actor (a goodbye
+        // already queued still goes out first).
+        self.conn.close(1000, "", true);
+        hub::detach(self.id);
         self.config.directory.do_send(Disconnect {
             session_id: self.id,
         });

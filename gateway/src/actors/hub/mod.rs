@@ -1,0 +1,163 @@
+//! `Hub`: one actor per HTTP worker thread, the local end of fan-out.
+//!
+//! A Conversation sends each frame once to every Hub whose thread holds
+//! members of it (not once per member); the Hub writes it to those members'
+//! sockets itself, on their own thread: no message, no wake-up per member.
+//! It also keeps every connection of its thread alive: one sweep every
+//! `PING_INTERVAL_SECS` pings them and closes those silent for
+//! `IDLE_TIMEOUT_SECS`, with no timer per connection.
+//!
+//! The thread's connections and which conversations they are in live in
+//! thread-local state ([`attach`], [`detach`]), shared by the Hub and the
+//! sessions of that thread: connections (`Rc<Conn>`) never leave it.
+//!
+//! | file | handles |
+//! |---|---|
+//! | [`deliver`] | [`Deliver`]: a frame for the thread's members of a conversation (slow consumers closed with 1008) |
+//! | [`join`] | [`Join`], [`Leave`]: a session of this thread enters or leaves a conversation |
+//! | [`to_session`] | [`ToSession`], [`CloseAll`]: a frame for one session; the shutdown's 1001 |
+
+pub mod deliver;
+pub mod join;
+pub mod to_session;
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use actors_common::ConversationId;
+
+pub use deliver::Deliver;
+pub use join::{Join, Leave};
+pub use to_session::{CloseAll, ToSession};
+
+use super::directory::{Directory, SlowConsumer};
+use super::mailbox::Depth;
+use super::session::SessionConfig;
+use super::SessionId;
+use crate::metrics::Metrics;
+use crate::ws::conn::Conn;
+
+/// Capacity of a Hub's mailbox: Conversations wait when it is full.
+pub const MAILBOX: usize = 4096;
+
+/// This thread's connections, and its members of each conversation.
+#[derive(Default)]
+struct Thread {
+    sessions: HashMap<SessionId, Rc<Conn>>,
+    members: HashMap<ConversationId, HashMap<SessionId, Rc<Conn>>>,
+}
+
+thread_local! {
+    static THREAD: RefCell<Thread> = RefCell::default();
+    static HUB: OnceCell<HubHandle> = const { OnceCell::new() };
+}
+
+static NEXT_HUB: AtomicUsize = AtomicUsize::new(0);
+
+/// How others reach a Hub: its id, address and mailbox depth.
+#[derive(Clone, Debug)]
+pub struct HubHandle {
+    pub id: usize,
+    pub addr: Addr<Hub>,
+    pub depth: Arc<Depth>,
+}
+
+/// This thread's Hub, started on first use.
+pub fn here(config: &Arc<SessionConfig>) -> HubHandle {
+    HUB.with(|h| {
+        h.get_or_init(|| {
+            let id = NEXT_HUB.fetch_add(1, Ordering::Relaxed);
+            let depth = Arc::new(Depth::default());
+            let hub = Hub {
+                id,
+                directory: config.directory.clone(),
+                metrics: config.metrics.clone(),
+                ping_interval: config.ping_interval,
+                idle_timeout: config.idle_timeout,
+                depth: depth.clone(),
+            };
+            let addr = Hub::create(|ctx| {
+                ctx.set_mailbox_capacity(MAILBOX);
+                hub
+            });
+            HubHandle { id, addr, depth }
+        })
+        .clone()
+    })
+}
+
+/// A new connection of this thread.
+pub fn attach(conn: Rc<Conn>) {
+    THREAD.with(|t| {
+        t.borrow_mut().sessions.insert(conn.session_id, conn);
+    });
+}
+
+/// A connection of this thread ended (its conversations' Leave follow
+/// through the Directory).
+pub fn detach(session_id: SessionId) {
+    THREAD.with(|t| {
+        t.borrow_mut().sessions.remove(&session_id);
+    });
+}
+
+/// The Hub of one worker thread.
+pub struct Hub {
+    id: usize,
+    directory: Addr<Directory>,
+    metrics: Arc<Metrics>,
+    ping_interval: Duration,
+    idle_timeout: Duration,
+    /// This Hub's mailbox depth, counted with the Conversations that send.
+    depth: Arc<Depth>,
+}
+
+impl Hub {
+    /// Closes a connection of this thread that cannot take more (1008):
+    /// at once, so its slot is free, and the Directory takes it out of its
+    /// conversations.
+    fn slow_consumer(&self, conn: &Rc<Conn>) {
+        log::warn!(
+            "hub: hub={} session_id={} slow consumer, closing",
+            self.id,
+            conn.session_id
+        );
+        self.metrics.slow_consumers.inc();
+        conn.close(1008, "slow consumer", false);
+        self.directory.do_send(SlowConsumer {
+            session_id: conn.session_id,
+        });
+    }
+
+    /// Pings every connection of the thread; closes the silent ones (their
+    /// sessions stop when the socket ends).
+    fn sweep(&self) {
+        let idle_timeout = self.idle_timeout;
+        THREAD.with(|t| {
+            for conn in t.borrow().sessions.values() {
+                if conn.is_closing() {
+                    continue;
+                }
+                if conn.last_heard().elapsed() > idle_timeout {
+                    log::info!("hub: session_id={} idle, closing", conn.session_id);
+                    conn.close(1001, "idle timeout", false);
+                } else if conn.queued() == 0 {
+                    let _ = conn.send(actix_http::ws::OpCode::Ping, bytes::Bytes::new());
+                }
+            }
+        });
+    }
+}
+
+impl Actor for Hub {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(self.ping_interval, |hub, _| hub.sweep());
+    }
+}
