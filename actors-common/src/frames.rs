@@ -15,6 +15,10 @@ pub enum ClientFrame {
         conversation_id: ConversationId,
         client_id: Uuid,
         body: String,
+        /// An extension: ask for a trace of this message through the
+        /// gateways (honoured for users the gateway lets ask).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        trace: bool,
     },
     /// "I am typing" in a conversation (relayed, never stored).
     Typing { conversation_id: ConversationId },

@@ -13,6 +13,8 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 
+use crate::inspect::trace::TRACE_HEADER;
+
 /// Produces the gateway's records.
 #[derive(Clone)]
 pub struct ChatProducer {
@@ -59,13 +61,20 @@ impl ChatProducer {
         &self,
         message: &MessagePosted,
         partition: i32,
+        trace: Option<&[u8]>,
     ) -> Result<DeliveryFuture, KafkaError> {
         let payload = LogEvent::Message(message.clone()).to_json();
         let key = message.conversation_id.to_string();
-        let headers = OwnedHeaders::new().insert(Header {
+        let mut headers = OwnedHeaders::new().insert(Header {
             key: EVENT_HEADER,
             value: Some("message"),
         });
+        if let Some(hops) = trace {
+            headers = headers.insert(Header {
+                key: TRACE_HEADER,
+                value: Some(hops),
+            });
+        }
         self.producer
             .send_result(
                 FutureRecord::to(&self.topics.messages)

@@ -20,9 +20,11 @@
 //! | [`kafka`] | the producer and the fan-out consumer |
 //! | [`message_store`] | conversation ids at connect, with a service token |
 //! | [`metrics`] | Prometheus metrics |
+//! | [`inspect`] | the inspector: actor statistics, message traces, `/inspect` |
 
 pub mod actors;
 pub mod inbound;
+pub mod inspect;
 pub mod kafka;
 pub mod ledger;
 pub mod message_store;

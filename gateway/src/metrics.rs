@@ -1,10 +1,14 @@
-//! The gateway's Prometheus metrics, shared by every actor (they are atomics).
+//! The gateway's Prometheus metrics, shared by every actor (they are
+//! atomics), with the inspector's actor statistics and tracer.
 
 use prometheus::{
     exponential_buckets, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts,
     Registry,
 };
 use service_kit::health::register;
+
+use crate::inspect::stats::ActorStats;
+use crate::inspect::trace::Tracer;
 
 #[derive(Clone, Debug)]
 pub struct Metrics {
@@ -35,13 +39,17 @@ pub struct Metrics {
     pub not_delivered: IntCounterVec,
     /// Sends that asked message-store whether the sender is a member.
     pub membership_lookups: IntCounter,
+    /// Per actor kind and message type (`crate::inspect::stats`).
+    pub actors: ActorStats,
+    /// Traced messages (`crate::inspect::trace`).
+    pub tracer: std::sync::Arc<Tracer>,
 }
 
 impl Metrics {
     /// Metric names, help texts and buckets are constants: construction
     /// cannot fail.
     #[allow(clippy::expect_used)]
-    pub fn new(registry: &Registry) -> Self {
+    pub fn new(registry: &Registry, tracer: Tracer) -> Self {
         let counter =
             |n: &str, h: &str| register(registry, IntCounter::new(n, h).expect("valid counter"));
         let gauge =
@@ -103,6 +111,8 @@ impl Metrics {
                 "gateway_membership_lookups_total",
                 "Sends to a conversation not known here, checked with message-store",
             ),
+            actors: ActorStats::new(registry),
+            tracer: std::sync::Arc::new(tracer),
         }
     }
 }

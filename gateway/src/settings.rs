@@ -72,6 +72,28 @@ pub struct Settings {
     /// Most connections this process accepts (stay under the open-file limit).
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 25_000)]
     pub max_connections: usize,
+    /// This gateway's name in traces and the inspector (default `gw-PORT`).
+    #[arg(long, env = "GATEWAY_NAME", default_value = "")]
+    pub gateway_name: String,
+    /// Trace one send in this many (0: none sampled).
+    #[arg(long, env = "TRACE_SAMPLE", default_value_t = 0)]
+    pub trace_sample: u64,
+    /// Users whose sends may ask to be traced (`"trace": true`): `*` for
+    /// anyone, or comma-separated user ids; empty for nobody.
+    #[arg(long, env = "TRACE_USERS", default_value = "")]
+    pub trace_users: String,
+    /// Token that opens the inspector from elsewhere than this machine
+    /// (empty: loopback only).
+    #[arg(
+        long,
+        env = "INSPECT_TOKEN",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub inspect_token: String,
+    /// Other gateways' base URLs, asked for their part of a trace.
+    #[arg(long, env = "INSPECT_PEERS", default_value = "", value_delimiter = ',')]
+    pub inspect_peers: Vec<String>,
 }
 
 fn cores() -> usize {

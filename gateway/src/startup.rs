@@ -27,6 +27,9 @@ use service_kit::TokenVerifier;
 use crate::actors::directory::{CloseAll, Directory};
 use crate::actors::kafka_consumer::KafkaConsumer;
 use crate::actors::session::SessionConfig;
+use crate::inspect;
+use crate::inspect::routes::InspectState;
+use crate::inspect::trace::{TraceUsers, Tracer};
 use crate::kafka::{fanout_consumer, ChatProducer, FanOut};
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
@@ -69,8 +72,17 @@ impl StopHandle {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let (listener, port) = service_kit::listen(&settings.host, settings.port)?;
+        let name = if settings.gateway_name.is_empty() {
+            format!("gw-{port}")
+        } else {
+            settings.gateway_name.clone()
+        };
+        let trace_users = TraceUsers::parse(&settings.trace_users)
+            .map_err(|e| anyhow::anyhow!("TRACE_USERS: {e}"))?;
+        let tracer = Tracer::new(name, trace_users, settings.trace_sample);
         let registry = prometheus::Registry::new();
-        let metrics = Arc::new(Metrics::new(&registry));
+        let metrics = Arc::new(Metrics::new(&registry, tracer));
         let topics = Topics::with_prefix(&settings.kafka_topic_prefix);
         let producer = ChatProducer::new(
             &settings.kafka_bootstrap,
@@ -182,7 +194,17 @@ impl Application {
         );
         let registry = web::Data::new(registry);
 
-        let (listener, port) = service_kit::listen(&settings.host, settings.port)?;
+        let inspect = web::Data::new(InspectState {
+            directory: directory.clone(),
+            tracer: metrics.tracer.clone(),
+            token: Some(settings.inspect_token.clone()).filter(|t| !t.is_empty()),
+            peers: settings
+                .inspect_peers
+                .iter()
+                .filter(|p| !p.is_empty())
+                .cloned()
+                .collect(),
+        });
         let server = Server::build()
             .workers(settings.worker_count())
             // Counts HTTP connections being served; an upgraded one leaves
@@ -196,6 +218,8 @@ impl Application {
                 let app = App::new()
                     .app_data(readiness.clone())
                     .app_data(registry.clone())
+                    .app_data(inspect.clone())
+                    .configure(inspect::routes::configure)
                     .configure(service_kit::edge)
                     .route("/ws", web::get().to(not_an_upgrade));
                 HttpService::build()

@@ -127,6 +127,8 @@ pub struct Conn {
     closing: Cell<bool>,
     /// Until the session's first frame (`ready`) everything else waits.
     held: Cell<bool>,
+    /// Frames written or queued (for the inspector; fits beside the flags).
+    frames_out: Cell<u32>,
     /// Frames a connection may have queued before it is a slow consumer.
     limit: usize,
 }
@@ -164,6 +166,7 @@ impl Conn {
             last_heard: Cell::new(Instant::now()),
             closing: Cell::new(false),
             held: Cell::new(true),
+            frames_out: Cell::new(0),
             limit,
         })
     }
@@ -178,6 +181,11 @@ impl Conn {
 
     pub fn is_closing(&self) -> bool {
         self.closing.get()
+    }
+
+    /// Frames written or queued so far.
+    pub fn frames_out(&self) -> u32 {
+        self.frames_out.get()
     }
 
     /// Frames waiting for the socket.
@@ -198,10 +206,11 @@ impl Conn {
         }
         let frame = OutFrame::new(op, payload);
         let mut out = self.out.borrow_mut();
+        if out.as_ref().is_some_and(|o| o.frames.len() >= self.limit) {
+            return Err(SlowConsumer);
+        }
+        self.frames_out.set(self.frames_out.get().wrapping_add(1));
         if let Some(out) = out.as_mut() {
-            if out.frames.len() >= self.limit {
-                return Err(SlowConsumer);
-            }
             out.frames.push_back(frame);
             return Ok(());
         }

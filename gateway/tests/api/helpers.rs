@@ -52,6 +52,11 @@ pub fn gateway_settings(topics: &Topics, message_store: &str) -> Settings {
         workers: 2,
         conversation_arbiters: 2,
         max_connections: 10_000,
+        gateway_name: String::new(),
+        trace_sample: 0,
+        trace_users: String::new(),
+        inspect_token: String::new(),
+        inspect_peers: Vec::new(),
     }
 }
 

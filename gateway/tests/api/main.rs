@@ -8,6 +8,7 @@ mod delivery;
 mod handshake;
 mod helpers;
 mod inputs;
+mod inspect;
 mod membership;
 mod order;
 mod scale_out;

@@ -9,6 +9,8 @@ use bytestring::ByteString;
 
 use super::Conversation;
 use crate::actors::hub;
+use crate::inspect::stats::Handled;
+use crate::inspect::trace::Trace;
 
 /// Hand `frame` to every member session, but those of `except` (a typist
 /// does not hear their own typing). The same bytes for everyone.
@@ -20,18 +22,28 @@ pub struct Broadcast {
     /// (the gateway's own share of their latency is measured from it).
     pub received: Option<Instant>,
     pub except: Option<UserId>,
+    /// Its hops so far, for a traced message.
+    pub trace: Option<Box<Trace>>,
 }
 
 impl Handler<Broadcast> for Conversation {
     type Result = ();
 
     fn handle(&mut self, msg: Broadcast, ctx: &mut Context<Self>) {
+        let _timer = self.metrics.actors.time(Handled::ConversationBroadcast);
         self.depth.handled();
+        let trace = msg.trace.map(|mut t| {
+            let me = format!("conversation {}", self.id);
+            t.hops.push(self.metrics.tracer.hop("conversation", me));
+            t
+        });
         let deliver = hub::Deliver {
             conversation: self.id,
             frame: msg.frame,
             received: msg.received,
             except: msg.except,
+            traffic: self.traffic.clone(),
+            trace,
         };
         self.broadcast(deliver, ctx);
     }

@@ -5,6 +5,7 @@ use actix::prelude::*;
 use super::{Conversation, OnHub};
 use crate::actors::hub::{self, HubHandle};
 use crate::actors::SessionId;
+use crate::inspect::stats::Handled;
 
 /// Add this session (held by `hub`'s thread) to the members.
 #[derive(Message, Clone, Debug)]
@@ -18,6 +19,7 @@ impl Handler<Join> for Conversation {
     type Result = ();
 
     fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) {
+        let _timer = self.metrics.actors.time(Handled::ConversationJoin);
         self.depth.handled();
         let hub_id = msg.hub.id;
         self.hubs

@@ -5,6 +5,7 @@ use actix::prelude::*;
 use super::Conversation;
 use crate::actors::hub;
 use crate::actors::SessionId;
+use crate::inspect::stats::Handled;
 
 /// Remove this session (held by the thread of Hub `hub_id`) from the members.
 #[derive(Message, Clone, Copy, Debug)]
@@ -18,6 +19,7 @@ impl Handler<Leave> for Conversation {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
+        let _timer = self.metrics.actors.time(Handled::ConversationLeave);
         self.depth.handled();
         let leave = hub::Leave {
             conversation: self.id,

@@ -27,6 +27,7 @@ pub mod leave;
 pub mod stop;
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -39,6 +40,7 @@ pub use stop::Stop;
 
 use super::hub::{self, Hub, HubHandle};
 use super::mailbox::{self, Depth, Forwards, Line};
+use crate::inspect::stats::Kind;
 use crate::metrics::Metrics;
 
 /// Capacity of a Conversation's mailbox (the Directory waits when it is full).
@@ -50,11 +52,22 @@ struct OnHub {
     sessions: usize,
 }
 
+/// What a Conversation did, for the inspector (shared with the Directory's
+/// entry and counted by the Hubs that write its frames).
+#[derive(Debug, Default)]
+pub struct Traffic {
+    /// `message` frames written to its members' sockets.
+    pub deliveries: AtomicU64,
+    /// Members closed with 1008 while it was delivering.
+    pub slow_consumers: AtomicU64,
+}
+
 /// The online members of one conversation on this node, by worker thread.
 pub struct Conversation {
     id: ConversationId,
     hubs: HashMap<usize, OnHub>,
     metrics: Arc<Metrics>,
+    traffic: Arc<Traffic>,
     /// This actor's mailbox depth, counted with the Directory.
     depth: Arc<Depth>,
     /// Frames waiting for room in a Hub's mailbox.
@@ -68,11 +81,17 @@ impl Forwards for Conversation {
 }
 
 impl Conversation {
-    pub fn new(id: ConversationId, metrics: Arc<Metrics>, depth: Arc<Depth>) -> Self {
+    pub fn new(
+        id: ConversationId,
+        metrics: Arc<Metrics>,
+        depth: Arc<Depth>,
+        traffic: Arc<Traffic>,
+    ) -> Self {
         Self {
             id,
             hubs: HashMap::new(),
             metrics,
+            traffic,
             depth,
             line: Line::default(),
         }
@@ -103,9 +122,11 @@ impl Actor for Conversation {
 
     fn started(&mut self, _: &mut Self::Context) {
         self.metrics.conversations.inc();
+        self.metrics.actors.alive(Kind::Conversation).inc();
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
         self.metrics.conversations.dec();
+        self.metrics.actors.alive(Kind::Conversation).dec();
     }
 }

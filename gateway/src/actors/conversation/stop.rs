@@ -3,6 +3,7 @@
 use actix::prelude::*;
 
 use super::Conversation;
+use crate::inspect::stats::Handled;
 
 /// Stop the actor. It comes after every other message the Directory sent
 /// it, in line (`actors::mailbox`), so nothing is dropped.
@@ -14,6 +15,7 @@ impl Handler<Stop> for Conversation {
     type Result = ();
 
     fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        let _timer = self.metrics.actors.time(Handled::ConversationStop);
         self.depth.handled();
         ctx.stop();
     }

@@ -6,6 +6,7 @@ use actors_common::UserId;
 use super::{Directory, SessionEntry};
 use crate::actors::hub::HubHandle;
 use crate::actors::SessionId;
+use crate::inspect::stats::Handled;
 
 /// Register a session. Sent before it loads its conversations, so
 /// membership events that arrive meanwhile already reach it.
@@ -21,6 +22,7 @@ impl Handler<Connect> for Directory {
     type Result = ();
 
     fn handle(&mut self, msg: Connect, _: &mut Context<Self>) {
+        let _timer = self.metrics.actors.time(Handled::DirectoryConnect);
         let hub = msg.hub.id;
         self.hubs.entry(hub).or_insert(msg.hub);
         self.sessions.insert(

@@ -4,6 +4,7 @@ use actix::prelude::*;
 
 use super::Directory;
 use crate::actors::SessionId;
+use crate::inspect::stats::Handled;
 
 /// Forget a session and take it out of its conversations.
 #[derive(Message, Clone, Copy, Debug)]
@@ -16,6 +17,7 @@ impl Handler<Disconnect> for Directory {
     type Result = ();
 
     fn handle(&mut self, msg: Disconnect, ctx: &mut Context<Self>) {
+        let _timer = self.metrics.actors.time(Handled::DirectoryDisconnect);
         let Some(session) = self.sessions.remove(&msg.session_id) else {
             return;
         };

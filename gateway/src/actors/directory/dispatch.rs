@@ -21,6 +21,8 @@ use bytestring::ByteString;
 use super::Directory;
 use crate::actors::conversation::Broadcast;
 use crate::inbound::{Inbound, Position};
+use crate::inspect::stats::Handled;
+use crate::inspect::trace::Trace;
 
 /// A message the ledger accepted, with its frame serialised once.
 #[derive(Debug)]
@@ -30,6 +32,8 @@ pub struct Delivery {
     pub frame: ByteString,
     /// When the consumer received the record.
     pub received: Instant,
+    /// Its hops so far, when it is traced.
+    pub trace: Option<Box<Trace>>,
 }
 
 /// A record for the Directory to act on.
@@ -50,13 +54,20 @@ impl Handler<Dispatch> for Directory {
     type Result = ();
 
     fn handle(&mut self, msg: Dispatch, ctx: &mut Context<Self>) {
+        let _timer = self.metrics.actors.time(Handled::DirectoryDispatch);
         let at = match msg {
             Dispatch::Message(d) => {
                 let at = d.at;
+                let trace = d.trace.map(|mut t| {
+                    t.hops
+                        .push(self.metrics.tracer.hop("directory", "directory"));
+                    t
+                });
                 let broadcast = Broadcast {
                     frame: d.frame,
                     received: Some(d.received),
                     except: None,
+                    trace,
                 };
                 self.broadcast(d.conversation_id, broadcast, ctx);
                 Some(at)
@@ -107,6 +118,7 @@ impl Directory {
                     frame,
                     received: None,
                     except: None,
+                    trace: None,
                 };
                 self.broadcast(conversation_id, broadcast, ctx);
             }
@@ -122,6 +134,7 @@ impl Directory {
                     frame,
                     received: None,
                     except: Some(user_id),
+                    trace: None,
                 };
                 self.broadcast(conversation_id, broadcast, ctx);
             }
@@ -168,6 +181,7 @@ impl Directory {
                 frame: notice,
                 received: None,
                 except: None,
+                trace: None,
             };
             self.broadcast(conversation, broadcast, ctx);
         }
@@ -195,6 +209,7 @@ impl Directory {
             }),
             received: None,
             except: None,
+            trace: None,
         };
         self.broadcast(conversation, broadcast, ctx);
         self.roster.remove(user, conversation);

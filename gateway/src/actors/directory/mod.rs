@@ -15,6 +15,7 @@
 //! | [`disconnect`] | [`Disconnect`]: a session ended |
 //! | [`slow_consumer`] | [`SlowConsumer`]: close a session whose queue stayed full (1008) |
 //! | [`close_all`] | [`CloseAll`]: shutdown, close every session (1001) |
+//! | [`snapshot`] | `TakeSnapshot`: the inspector's view of the actors (with every Hub's report) |
 //!
 //! Membership events arrive in the conversation's log order, with messages.
 //! An outbox may send one again; the consumer drops a copy (the ledger knows
@@ -27,6 +28,7 @@ pub mod connect;
 pub mod disconnect;
 pub mod dispatch;
 pub mod slow_consumer;
+pub mod snapshot;
 pub mod subscribe;
 
 use std::collections::{HashMap, HashSet};
@@ -42,12 +44,13 @@ pub use dispatch::{Delivery, Dispatch};
 pub use slow_consumer::SlowConsumer;
 pub use subscribe::Subscribe;
 
-use super::conversation::{self, Broadcast, Conversation, Join, Leave};
+use super::conversation::{self, Broadcast, Conversation, Join, Leave, Traffic};
 use smallvec::SmallVec;
 
 use super::hub::{HubHandle, ToSession};
 use super::mailbox::{self, Depth, Forwards, Line};
 use super::SessionId;
+use crate::inspect::stats::Kind;
 use crate::metrics::Metrics;
 use crate::roster::Roster;
 
@@ -79,6 +82,7 @@ struct ConversationEntry {
     members: usize,
     /// Its mailbox's depth (the Conversation counts what it handles).
     depth: Arc<Depth>,
+    traffic: Arc<Traffic>,
 }
 
 /// The registry of sessions and conversations on this node.
@@ -168,11 +172,12 @@ impl Directory {
             None => {
                 let metrics = self.metrics.clone();
                 let depth = Arc::new(Depth::default());
+                let traffic = Arc::new(Traffic::default());
                 let start = {
-                    let depth = depth.clone();
+                    let (depth, traffic) = (depth.clone(), traffic.clone());
                     move |ctx: &mut Context<Conversation>| {
                         ctx.set_mailbox_capacity(conversation::MAILBOX);
-                        Conversation::new(conversation, metrics, depth)
+                        Conversation::new(conversation, metrics, depth, traffic)
                     }
                 };
                 let addr = match self.arbiter_for(conversation) {
@@ -185,6 +190,7 @@ impl Directory {
                         addr,
                         members: 1,
                         depth,
+                        traffic,
                     },
                 );
             }
@@ -280,5 +286,6 @@ impl Actor for Directory {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX);
+        self.metrics.actors.alive(Kind::Directory).set(1);
     }
 }

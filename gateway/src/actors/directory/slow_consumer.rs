@@ -4,6 +4,7 @@ use actix::prelude::*;
 
 use super::Directory;
 use crate::actors::SessionId;
+use crate::inspect::stats::Handled;
 
 /// A session's queue was full: close it with 1008 rather than slow anyone.
 #[derive(Message, Clone, Copy, Debug)]
@@ -16,6 +17,7 @@ impl Handler<SlowConsumer> for Directory {
     type Result = ();
 
     fn handle(&mut self, msg: SlowConsumer, ctx: &mut Context<Self>) {
+        let _timer = self.metrics.actors.time(Handled::DirectorySlowConsumer);
         let Some(session) = self.sessions.get(&msg.session_id) else {
             return;
         };

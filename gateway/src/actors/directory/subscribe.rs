@@ -5,6 +5,7 @@ use actors_common::ConversationId;
 
 use super::Directory;
 use crate::actors::SessionId;
+use crate::inspect::stats::Handled;
 
 /// Join a session to its conversations; answers with every conversation it
 /// is now a member of and the seq from which each reaches it live (what
@@ -20,6 +21,7 @@ impl Handler<Subscribe> for Directory {
     type Result = MessageResult<Subscribe>;
 
     fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
+        let _timer = self.metrics.actors.time(Handled::DirectorySubscribe);
         let Some(user) = self.sessions.get(&msg.session_id).map(|s| s.user) else {
             return MessageResult(Vec::new());
         };

@@ -6,6 +6,7 @@ use actors_common::ConversationId;
 
 use super::{Hub, THREAD};
 use crate::actors::SessionId;
+use crate::inspect::stats::Handled;
 
 /// This thread's session joins a conversation's local members.
 #[derive(Message, Clone, Copy, Debug)]
@@ -27,6 +28,7 @@ impl Handler<Join> for Hub {
     type Result = ();
 
     fn handle(&mut self, msg: Join, _: &mut Context<Self>) {
+        let _timer = self.metrics.actors.time(Handled::HubJoin);
         self.depth.handled();
         THREAD.with(|t| {
             let mut t = t.borrow_mut();
@@ -45,6 +47,7 @@ impl Handler<Leave> for Hub {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, _: &mut Context<Self>) {
+        let _timer = self.metrics.actors.time(Handled::HubLeave);
         self.depth.handled();
         THREAD.with(|t| {
             let mut t = t.borrow_mut();

@@ -16,9 +16,11 @@
 //! | [`deliver`] | [`Deliver`]: a frame for the thread's members of a conversation (slow consumers closed with 1008) |
 //! | [`join`] | [`Join`], [`Leave`]: a session of this thread enters or leaves a conversation |
 //! | [`to_session`] | [`ToSession`], [`CloseAll`]: a frame for one session; the shutdown's 1001 |
+//! | [`report`] | [`Report`]: this thread's connections, for the inspector |
 
 pub mod deliver;
 pub mod join;
+pub mod report;
 pub mod to_session;
 
 use std::cell::{OnceCell, RefCell};
@@ -33,12 +35,14 @@ use actors_common::ConversationId;
 
 pub use deliver::Deliver;
 pub use join::{Join, Leave};
+pub use report::Report;
 pub use to_session::{CloseAll, ToSession};
 
 use super::directory::{Directory, SlowConsumer};
 use super::mailbox::Depth;
 use super::session::SessionConfig;
 use super::SessionId;
+use crate::inspect::stats::Kind;
 use crate::metrics::Metrics;
 use crate::ws::conn::Conn;
 
@@ -158,6 +162,11 @@ impl Actor for Hub {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.metrics.actors.alive(Kind::Hub).inc();
         ctx.run_interval(self.ping_interval, |hub, _| hub.sweep());
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.metrics.actors.alive(Kind::Hub).dec();
     }
 }

@@ -6,6 +6,7 @@ use bytestring::ByteString;
 
 use super::{Hub, THREAD};
 use crate::actors::SessionId;
+use crate::inspect::stats::Handled;
 
 /// A frame for one session (a `conversation_updated`, a removal).
 #[derive(Message, Clone, Debug)]
@@ -28,6 +29,7 @@ impl Handler<ToSession> for Hub {
     type Result = ();
 
     fn handle(&mut self, msg: ToSession, _: &mut Context<Self>) {
+        let _timer = self.metrics.actors.time(Handled::HubToSession);
         let Some(conn) = THREAD.with(|t| t.borrow().sessions.get(&msg.session_id).cloned()) else {
             return; // gone meanwhile
         };

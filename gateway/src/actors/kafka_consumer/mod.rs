@@ -30,6 +30,8 @@ use rdkafka::message::{BorrowedMessage, Headers as _, Message as _};
 
 use super::directory::{Delivery, Directory, Dispatch};
 use crate::inbound::{Inbound, Raw};
+use crate::inspect::stats::{Handled, Kind};
+use crate::inspect::trace::{Hop, Trace, TRACE_HEADER};
 use crate::kafka::LagContext;
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
@@ -75,6 +77,12 @@ async fn deliver(directory: &Addr<Directory>, msg: Dispatch) {
     }
 }
 
+/// The sender's hops of a traced message (`crate::inspect::trace`).
+fn trace_header(m: &BorrowedMessage<'_>) -> Option<Vec<Hop>> {
+    let value = m.headers()?.iter().find(|h| h.key == TRACE_HEADER)?.value?;
+    serde_json::from_slice(value).ok()
+}
+
 /// Everything one record needs from the actor.
 struct Context<'a> {
     topics: &'a Topics,
@@ -85,6 +93,8 @@ struct Context<'a> {
 }
 
 async fn on_record(m: &BorrowedMessage<'_>, cx: &Context<'_>) {
+    // Includes any wait for room in the Directory's mailbox.
+    let _timer = cx.metrics.actors.time(Handled::ConsumerRecord);
     let received = Instant::now();
     let raw = Raw {
         topic: m.topic(),
@@ -137,11 +147,20 @@ async fn on_record(m: &BorrowedMessage<'_>, cx: &Context<'_>) {
             }
             let conversation_id = message.conversation_id;
             let message = message.at(at.seq);
+            let trace = trace_header(m).map(|mut hops| {
+                hops.push(cx.metrics.tracer.hop("consumed", "consumer"));
+                cx.metrics.tracer.keep(message.id, &hops);
+                Box::new(Trace {
+                    id: message.id,
+                    hops,
+                })
+            });
             let delivery = Delivery {
                 at,
                 conversation_id,
                 frame: ServerFrame::Message { message }.to_json().into(),
                 received,
+                trace,
             };
             deliver(cx.directory, Dispatch::Message(delivery)).await;
         }
@@ -198,6 +217,7 @@ impl Actor for KafkaConsumer {
     type Context = actix::Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.metrics.actors.alive(Kind::Consumer).set(1);
         let consumer = self.consumer.clone();
         let topics = self.topics.clone();
         let live_from = self.live_from.clone();

@@ -23,6 +23,8 @@ use actors_common::{validation, ConversationId, Message};
 use uuid::Uuid;
 
 use super::{QueuedSend, WsSession, MAX_QUEUED};
+use crate::inspect::stats::Handled;
+use crate::inspect::trace::{with_trace, Trace};
 use crate::ledger::{body_hash, Accepted, Pending, Verdict};
 use crate::message_store::{self, Membership};
 use crate::roster::Check;
@@ -30,6 +32,7 @@ use crate::ws::frames::{Frame, ReadError};
 
 impl StreamHandler<Result<Frame, ReadError>> for WsSession {
     fn handle(&mut self, item: Result<Frame, ReadError>, ctx: &mut Context<Self>) {
+        let _timer = self.config.metrics.actors.time(Handled::SessionFrame);
         match item {
             Ok(Frame::Text(text)) => {
                 self.config.metrics.frames_in.inc();
@@ -89,7 +92,8 @@ impl WsSession {
                 conversation_id,
                 client_id,
                 body,
-            } => self.on_send(conversation_id, client_id, body, ctx),
+                trace,
+            } => self.on_send(conversation_id, client_id, body, trace, ctx),
             ClientFrame::Typing { conversation_id } => self.on_typing(conversation_id, ctx),
         }
     }
@@ -99,8 +103,13 @@ impl WsSession {
         conversation: ConversationId,
         client_id: Uuid,
         body: String,
+        trace: bool,
         ctx: &mut Context<Self>,
     ) {
+        let tracer = &self.config.metrics.tracer;
+        let trace = tracer
+            .traced(self.user, trace)
+            .then(|| vec![tracer.hop("received", self.actor_name())]);
         if !self.within_rate() {
             self.send_error(ErrorCode::RateLimited, "slow down", Some(client_id), ctx);
             return;
@@ -129,6 +138,7 @@ impl WsSession {
                 conversation,
                 client_id,
                 body,
+                trace,
             });
         self.next_sends(ctx);
     }
@@ -265,6 +275,7 @@ impl WsSession {
             conversation,
             client_id,
             body,
+            trace,
         } = send;
         let posted = MessagePosted::new(
             conversation,
@@ -273,29 +284,48 @@ impl WsSession {
             Some(client_id),
             check.checked_seq,
         );
-        let delivery = match self.config.producer.send_message(&posted, check.partition) {
-            Ok(d) => d,
-            Err(e) => {
-                log::warn!("session: session_id={} produce refused: {e}", self.id);
-                self.send_error(
-                    ErrorCode::Unavailable,
-                    "message not accepted, resend it",
-                    Some(client_id),
-                    ctx,
-                );
-                return;
-            }
-        };
+        let tracer = self.config.metrics.tracer.clone();
+        let trace = trace.map(|mut hops| {
+            hops.push(tracer.hop("produced", self.actor_name()));
+            hops
+        });
+        let header = trace
+            .as_ref()
+            .map(|hops| serde_json::to_vec(hops).unwrap_or_default());
+        let delivery =
+            match self
+                .config
+                .producer
+                .send_message(&posted, check.partition, header.as_deref())
+            {
+                Ok(d) => d,
+                Err(e) => {
+                    log::warn!("session: session_id={} produce refused: {e}", self.id);
+                    self.send_error(
+                        ErrorCode::Unavailable,
+                        "message not accepted, resend it",
+                        Some(client_id),
+                        ctx,
+                    );
+                    return;
+                }
+            };
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + self.config.send_timeout;
         let ledger = self.config.ledger.clone();
         let partition = check.partition;
+        let actor = self.actor_name();
+        let mut trace = trace;
         let verdict = async move {
             let delivered = tokio::time::timeout_at(deadline, delivery).await;
             let Ok(Ok(Ok(stored))) = delivered else {
-                return None;
+                return (None, trace);
             };
-            match ledger.verdict(partition, stored.offset) {
+            if let Some(hops) = trace.as_mut() {
+                hops.push(tracer.hop("stored", actor));
+            }
+            let trace = trace;
+            let verdict = match ledger.verdict(partition, stored.offset) {
                 Pending::Ready(v) => Some(v),
                 Pending::Wait(rx) => match tokio::time::timeout_at(deadline, rx).await {
                     Ok(Ok(v)) => Some(v),
@@ -304,19 +334,31 @@ impl WsSession {
                         None
                     }
                 },
-            }
+            };
+            (verdict, trace)
         };
         ctx.spawn(
             verdict
                 .into_actor(self)
-                .map(move |verdict, act, ctx| match verdict {
+                .map(move |(verdict, trace), act, ctx| match verdict {
                     Some(Verdict::Accepted { seq }) => {
                         act.config
                             .metrics
                             .send_ack_seconds
                             .observe(started.elapsed().as_secs_f64());
                         let message = posted.at(seq);
-                        act.send_frame(&ServerFrame::Ack { client_id, message }, ctx);
+                        let id = message.id;
+                        let ack = ServerFrame::Ack { client_id, message }.to_json();
+                        match trace {
+                            Some(mut hops) => {
+                                let tracer = &act.config.metrics.tracer;
+                                hops.push(tracer.hop("acked", act.actor_name()));
+                                tracer.keep(id, &hops);
+                                let trace = Trace { id, hops };
+                                act.write(with_trace(&ack, &trace).into(), ctx);
+                            }
+                            None => act.write(ack.into(), ctx),
+                        }
                     }
                     Some(Verdict::Duplicate(first)) => {
                         act.ack_resend(conversation, client_id, posted.body, first, ctx)

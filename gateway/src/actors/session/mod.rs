@@ -40,6 +40,8 @@ use limit::Bucket;
 use super::directory::{Connect, Directory, Disconnect, Subscribe};
 use super::hub;
 use super::SessionId;
+use crate::inspect::stats::Kind;
+use crate::inspect::trace::Hop;
 use crate::kafka::ChatProducer;
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
@@ -81,6 +83,8 @@ pub struct QueuedSend {
     pub conversation: ConversationId,
     pub client_id: Uuid,
     pub body: String,
+    /// Its hops so far, when it is traced (`crate::inspect::trace`).
+    pub trace: Option<Vec<Hop>>,
 }
 
 /// One WebSocket connection of one user.
@@ -130,6 +134,11 @@ impl WsSession {
     /// stopped reading is closed.
     fn send_frame(&self, frame: &ServerFrame, ctx: &mut Context<Self>) {
         self.write(frame.to_json().into(), ctx);
+    }
+
+    /// This session as a trace names it.
+    fn actor_name(&self) -> String {
+        format!("session {}", self.id)
     }
 
     /// Writes ready-made bytes to the socket (see `send_frame`).
@@ -232,11 +241,13 @@ impl Actor for WsSession {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.config.metrics.connections.inc();
+        self.config.metrics.actors.alive(Kind::Session).inc();
         self.join_conversations(ctx);
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
         self.config.metrics.connections.dec();
+        self.config.metrics.actors.alive(Kind::Session).dec();
         // Whatever the reason, the socket ends with the actor (a goodbye
         // already queued still goes out first).
         self.conn.close(1000, "", true);
