@@ -51,10 +51,12 @@ start() {
 }
 start user-store "$US_PORT" DATABASE_URL="$DB/chat_users"
 start message-store "$MS_PORT" DATABASE_URL="$DB/chat_messages"
-GATEWAY_ENV=(MESSAGE_STORE_URL="http://127.0.0.1:$MS_PORT" ALLOWED_ORIGINS="http://127.0.0.1:$BFF_PORT")
-start gateway "$GW_PORT" "${GATEWAY_ENV[@]}"
-# A second gateway, for the loadgen runs over two gateways.
-start gateway-2 "$GW2_PORT" "${GATEWAY_ENV[@]}"
+# Anyone may ask for a trace here (the inspector test sends one).
+GATEWAY_ENV=(MESSAGE_STORE_URL="http://127.0.0.1:$MS_PORT" ALLOWED_ORIGINS="http://127.0.0.1:$BFF_PORT" TRACE_USERS='*')
+GW1_ENV=(GATEWAY_NAME=gw-1 INSPECT_PEERS="http://127.0.0.1:$GW2_PORT")
+start gateway "$GW_PORT" "${GATEWAY_ENV[@]}" "${GW1_ENV[@]}"
+# A second gateway, for the loadgen runs and the trace over two gateways.
+start gateway-2 "$GW2_PORT" "${GATEWAY_ENV[@]}" GATEWAY_NAME=gw-2 INSPECT_PEERS="http://127.0.0.1:$GW_PORT"
 start bff "$BFF_PORT" DATABASE_URL="$DB/chat_bff" USER_STORE_URL="http://127.0.0.1:$US_PORT" \
   MESSAGE_STORE_URL="http://127.0.0.1:$MS_PORT" GATEWAY_PUBLIC_URL="ws://127.0.0.1:$GW_PORT/ws" \
   LOGIN_PER_ADDRESS_PER_MIN=1000
@@ -68,7 +70,7 @@ case "\$1" in
   stop) kill_pidfile "$STACK/pids/gateway.pid" ;;
   start)
     env JWT_SECRET="$JWT_SECRET" KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP" RUST_LOG="$RUST_LOG" PORT="$GW_PORT" \\
-      ${GATEWAY_ENV[*]} "$ROOT/target/debug/gateway" >>"$STACK/logs/gateway.log" 2>&1 &
+      $(printf "%q " "${GATEWAY_ENV[@]}" "${GW1_ENV[@]}")"$ROOT/target/debug/gateway" >>"$STACK/logs/gateway.log" 2>&1 &
     echo \$! >"$STACK/pids/gateway.pid"
     for _ in \$(seq 1 300); do curl -fsS "http://127.0.0.1:$GW_PORT/readyz" >/dev/null 2>&1 && exit 0; sleep 0.1; done
     exit 1 ;;
@@ -77,9 +79,15 @@ GW
 chmod +x "$STACK/gateway.sh"
 
 export E2E_BASE_URL="http://127.0.0.1:$BFF_PORT" E2E_GATEWAY_CTL="$STACK/gateway.sh"
+export E2E_GATEWAY2_URL="ws://127.0.0.1:$GW2_PORT/ws"
 mkdir -p e2e/artifacts
 log "running the browser tests against $E2E_BASE_URL"
-(cd e2e && npm test)
+# E2E_TESTS=tests/inspect.test.mjs runs only those files.
+if [ -n "${E2E_TESTS:-}" ]; then
+  (cd e2e && node --test --test-concurrency=1 $E2E_TESTS)
+else
+  (cd e2e && npm test)
+fi
 
 # The load generator's smoke runs, over both gateways: a fanout of a few
 # hundred connections spread over two worker processes (so the merge of

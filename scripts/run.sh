@@ -99,7 +99,14 @@ if [ -x "$BIN_DIR/message-store" ]; then
 fi
 if [ -x "$BIN_DIR/gateway" ]; then
   for i in $(seq 0 $((GATEWAYS - 1))); do
+    # The inspector of each gateway asks the others for their part of a
+    # trace; locally anyone may ask for a trace (TRACE_USERS='*').
+    peers=""
+    for j in $(seq 0 $((GATEWAYS - 1))); do
+      [ "$j" = "$i" ] || peers="$peers${peers:+,}http://127.0.0.1:$((GATEWAY_PORT + j))"
+    done
     start_service "gateway-$i" $((GATEWAY_PORT + i)) PORT=$((GATEWAY_PORT + i)) \
+      GATEWAY_NAME="gw-$i" INSPECT_PEERS="$peers" TRACE_USERS="${TRACE_USERS:-*}" \
       MESSAGE_STORE_URL="http://127.0.0.1:$MESSAGE_STORE_PORT" \
       ALLOWED_ORIGINS="http://127.0.0.1:$BFF_PORT,http://localhost:$BFF_PORT,http://127.0.0.1:$NGINX_PORT,http://localhost:$NGINX_PORT"
   done
@@ -119,6 +126,7 @@ URL="http://127.0.0.1:$BFF_PORT"
 [ "$GATEWAYS" -gt 1 ] && URL="http://127.0.0.1:$NGINX_PORT"
 echo
 echo "  Chat is running. Open $URL"
+echo "  Actor inspector (loopback only): http://127.0.0.1:$GATEWAY_PORT/inspect"
 echo "  Logs: .local/logs/   Stop: Ctrl-C or scripts/stop.sh"
 echo
 if [ "$DETACH" = 0 ]; then

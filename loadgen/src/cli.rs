@@ -131,6 +131,11 @@ pub struct Args {
     /// the end (message-store, read with minted tokens; 0 turns it off).
     #[arg(long, default_value_t = 10)]
     pub history_sample: usize,
+    /// Ask the gateway to trace 1 send in N (0: none) and print where the
+    /// latency of the traced messages went, hop by hop. The gateways must
+    /// let loadgen's users ask (`TRACE_USERS='*'`).
+    #[arg(long, default_value_t = 0)]
+    pub trace_sample: u64,
 }
 
 impl Args {

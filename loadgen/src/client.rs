@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::cli::{Args, Scenario};
 use crate::provision::Plan;
-use crate::stats::{Aggregator, Counters, ProgressOut, Recorded, Sample};
+use crate::stats::{legs, Aggregator, Counters, ProgressOut, Recorded, Sample};
 
 /// A delivered message: its id and its `seq`.
 pub type Delivered = (MessageId, i64);
@@ -116,6 +116,22 @@ struct Frame<'a> {
     client_id: Option<Uuid>,
     #[serde(borrow)]
     code: Option<Cow<'a, str>>,
+    /// A traced message's hops (`message` and `ack` frames).
+    #[serde(borrow)]
+    trace: Option<&'a serde_json::value::RawValue>,
+}
+
+#[derive(Deserialize)]
+struct FrameTrace<'a> {
+    #[serde(borrow)]
+    hops: Vec<FrameHop<'a>>,
+}
+
+#[derive(Deserialize)]
+struct FrameHop<'a> {
+    #[serde(borrow)]
+    hop: Cow<'a, str>,
+    at_us: i64,
 }
 
 impl<'a> Frame<'a> {
@@ -196,6 +212,8 @@ struct Shared {
     /// burst from every sender at the same instant.
     phase: Duration,
     body_bytes: usize,
+    /// `--trace-sample`: ask for a trace on every N-th send (0: never).
+    trace_sample: u64,
     /// `churn`: how this sender creates each conversation it sends to.
     churn: Option<Churn>,
     /// `--resilient`: how this client catches up after a reconnect.
@@ -378,6 +396,7 @@ pub async fn run_users(
             interval,
             phase,
             body_bytes: args.body_bytes,
+            trace_sample: args.trace_sample,
             churn: churn
                 .as_ref()
                 .filter(|_| is_sender)
@@ -667,7 +686,12 @@ impl Client<'_> {
             let Some(conversation) = target else { continue };
             let client_id = Uuid::new_v4();
             let body = format!("lg|{}|{padding}", now_us());
-            let frame = serde_json::json!({"type": "send", "conversation_id": conversation, "client_id": client_id, "body": body}).to_string();
+            let mut frame = serde_json::json!({"type": "send", "conversation_id": conversation, "client_id": client_id, "body": body});
+            let n = self.counters.sends_begun.fetch_add(1, Ordering::Relaxed);
+            if s.trace_sample > 0 && n % s.trace_sample == 0 {
+                frame["trace"] = true.into();
+            }
+            let frame = frame.to_string();
             self.pending.insert(
                 client_id,
                 PendingSend {
@@ -696,9 +720,11 @@ impl Client<'_> {
             "message" => {
                 if let Some(m) = f.message() {
                     if let Some(at) = sent_at(&m.body) {
+                        let now = now_us();
                         let _ = self.samples.send(Sample::Deliver(Duration::from_micros(
-                            now_us().saturating_sub(at),
+                            now.saturating_sub(at),
                         )));
+                        self.record_legs(&f, "", at, now);
                     }
                     self.log
                         .received
@@ -710,6 +736,9 @@ impl Client<'_> {
             }
             "ack" => {
                 if let (Some(cid), Some(m)) = (f.client_id, f.message()) {
+                    if let Some(at) = sent_at(&m.body) {
+                        self.record_legs(&f, "ack ", at, now_us());
+                    }
                     if let Some(p) = self.pending.remove(&cid) {
                         let _ = self.samples.send(Sample::Ack(p.at.elapsed()));
                         self.log.sent[p.k].answer = Answer::Acked(m.id, m.seq);
@@ -753,6 +782,22 @@ impl Client<'_> {
                 self.counters.errors.fetch_add(1, Ordering::Relaxed);
             }
             _ => {}
+        }
+    }
+
+    /// A traced frame's legs, each a sample named `prefix` + leg.
+    fn record_legs(&self, f: &Frame, prefix: &str, sent_at_us: u64, read_at_us: u64) {
+        let Some(trace) = f.trace else { return };
+        let Ok(trace) = serde_json::from_str::<FrameTrace>(trace.get()) else {
+            return;
+        };
+        let hops: Vec<(&str, i64)> = trace
+            .hops
+            .iter()
+            .map(|h| (h.hop.as_ref(), h.at_us))
+            .collect();
+        for (leg, d) in legs(sent_at_us, &hops, read_at_us) {
+            let _ = self.samples.send(Sample::Leg(format!("{prefix}{leg}"), d));
         }
     }
 

@@ -167,7 +167,7 @@ fn report_reconnects(logs: &[Log]) -> u64 {
 
 fn row(name: &str, p: &Percentiles) -> String {
     format!(
-        "{name:<16} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+        "{name:<28} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
         p.count, p.p50, p.p90, p.p99, p.p999, p.max
     )
 }
@@ -204,12 +204,18 @@ pub fn print_and_save(args: &Args, plan: &Plan, outcome: &Outcome) -> anyhow::Re
         plan.senders.len()
     );
     println!(
-        "{:<16} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "{:<28} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "latency (ms)", "count", "p50", "p90", "p99", "p99.9", "max"
     );
     println!("{}", row("connect", &s.connect));
     println!("{}", row("send→ack", &s.ack));
     println!("{}", row("send→receive", &s.deliver));
+    if !s.legs.is_empty() {
+        println!("traced messages, leg by leg (send→ack legs start with \"ack\"):");
+        for (leg, p) in &s.legs {
+            println!("{}", row(&format!("  {leg}"), p));
+        }
+    }
     println!(
         "sent {}  acked {}  delivered {} ({per_second:.0}/s)",
         s.sent, s.acked, s.delivered

@@ -23,6 +23,8 @@ pub struct Counters {
     pub acked: AtomicU64,
     pub delivered: AtomicU64,
     pub errors: AtomicU64,
+    /// Sends begun, traced or not: picks every N-th for `--trace-sample`.
+    pub sends_begun: AtomicU64,
 }
 
 /// A snapshot of [`Counters`]; workers print it as one `@progress` line a
@@ -107,11 +109,28 @@ pub fn print_progress(t: u64, now: Snapshot, last: Snapshot, total: usize) {
 }
 
 /// One latency observation.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Sample {
     Connect(Duration),
     Ack(Duration),
     Deliver(Duration),
+    /// One leg of a traced message (`"hub→client"`), see [`legs`].
+    Leg(String, Duration),
+}
+
+/// The legs of a traced message's path: from the client's send to the
+/// first hop, between consecutive hops, and from the last hop to the
+/// client that read the frame (`at` microseconds, wall clock).
+pub fn legs(sent_at_us: u64, hops: &[(&str, i64)], read_at_us: u64) -> Vec<(String, Duration)> {
+    let mut legs = Vec::with_capacity(hops.len() + 1);
+    let mut from = ("send", i64::try_from(sent_at_us).unwrap_or(i64::MAX));
+    let until = ("client", i64::try_from(read_at_us).unwrap_or(i64::MAX));
+    for &hop in hops.iter().chain(std::iter::once(&until)) {
+        let us = u64::try_from(hop.1.saturating_sub(from.1)).unwrap_or(0);
+        legs.push((format!("{}→{}", from.0, hop.0), Duration::from_micros(us)));
+        from = hop;
+    }
+    legs
 }
 
 /// Percentiles of one histogram, in milliseconds.
@@ -140,6 +159,9 @@ pub struct Summary {
     pub connect: Percentiles,
     pub ack: Percentiles,
     pub deliver: Percentiles,
+    /// `--trace-sample`: each leg of the traced messages' paths, in the
+    /// order a message takes them.
+    pub legs: Vec<(String, Percentiles)>,
     pub seconds: Vec<Second>,
     pub sent: u64,
     pub acked: u64,
@@ -173,6 +195,8 @@ pub struct Recorded {
     pub connect: Histogram<u64>,
     pub ack: Histogram<u64>,
     pub deliver: Histogram<u64>,
+    /// `--trace-sample`: per leg, in the order first seen.
+    pub legs: Vec<(String, Histogram<u64>)>,
     /// Deliveries by second since the run's start.
     pub seconds: BTreeMap<u64, Histogram<u64>>,
     pub totals: Snapshot,
@@ -184,6 +208,7 @@ impl Default for Recorded {
             connect: histogram(),
             ack: histogram(),
             deliver: histogram(),
+            legs: Vec::new(),
             seconds: BTreeMap::new(),
             totals: Snapshot::default(),
         }
@@ -196,6 +221,9 @@ impl Recorded {
         self.connect.add(&other.connect)?;
         self.ack.add(&other.ack)?;
         self.deliver.add(&other.deliver)?;
+        for (leg, h) in &other.legs {
+            self.leg(leg).add(h)?;
+        }
         for (t, h) in &other.seconds {
             self.seconds.entry(*t).or_insert_with(histogram).add(h)?;
         }
@@ -203,11 +231,27 @@ impl Recorded {
         Ok(())
     }
 
+    fn leg(&mut self, name: &str) -> &mut Histogram<u64> {
+        let i = match self.legs.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                self.legs.push((name.to_owned(), histogram()));
+                self.legs.len() - 1
+            }
+        };
+        &mut self.legs[i].1
+    }
+
     pub fn summary(&self) -> Summary {
         Summary {
             connect: percentiles(&self.connect),
             ack: percentiles(&self.ack),
             deliver: percentiles(&self.deliver),
+            legs: self
+                .legs
+                .iter()
+                .map(|(n, h)| (n.clone(), percentiles(h)))
+                .collect(),
             seconds: self
                 .seconds
                 .iter()
@@ -234,6 +278,8 @@ pub struct WireRecorded {
     connect: WireHistogram,
     ack: WireHistogram,
     deliver: WireHistogram,
+    #[serde(default)]
+    legs: Vec<(String, WireHistogram)>,
     seconds: Vec<(u64, WireHistogram)>,
     totals: [u64; 5],
 }
@@ -260,6 +306,11 @@ impl From<&Recorded> for WireRecorded {
             connect: to_wire(&r.connect),
             ack: to_wire(&r.ack),
             deliver: to_wire(&r.deliver),
+            legs: r
+                .legs
+                .iter()
+                .map(|(n, h)| (n.clone(), to_wire(h)))
+                .collect(),
             seconds: r.seconds.iter().map(|(s, h)| (*s, to_wire(h))).collect(),
             totals: [t.connected, t.sent, t.acked, t.delivered, t.errors],
         }
@@ -275,6 +326,11 @@ impl TryFrom<&WireRecorded> for Recorded {
             connect: from_wire(&w.connect)?,
             ack: from_wire(&w.ack)?,
             deliver: from_wire(&w.deliver)?,
+            legs: w
+                .legs
+                .iter()
+                .map(|(n, h)| Ok((n.clone(), from_wire(h)?)))
+                .collect::<anyhow::Result<_>>()?,
             seconds: w
                 .seconds
                 .iter()
@@ -319,6 +375,7 @@ impl Aggregator {
                             let second = started.elapsed().as_secs();
                             let _ = r.seconds.entry(second).or_insert_with(histogram).record(us);
                         }
+                        Sample::Leg(leg, d) => { let _ = r.leg(&leg).record(micros(d)); }
                     }
                 }
                 _ = tick.tick() => {
@@ -340,6 +397,29 @@ impl Aggregator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trace_becomes_its_legs_in_path_order() {
+        let hops = [
+            ("received", 1_100),
+            ("produced", 1_150),
+            ("consumed", 3_150),
+        ];
+        let legs = legs(1_000, &hops, 4_000);
+        let legs: Vec<(&str, u64)> = legs
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.as_micros() as u64))
+            .collect();
+        assert_eq!(
+            legs,
+            [
+                ("send→received", 100),
+                ("received→produced", 50),
+                ("produced→consumed", 2_000),
+                ("consumed→client", 850)
+            ]
+        );
+    }
 
     #[test]
     fn progress_lines_round_trip_and_ignore_other_lines() {
