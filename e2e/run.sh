@@ -12,7 +12,7 @@ if ! [ -x /usr/bin/chromium ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
 fi
 (cd e2e && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --loglevel=error; })
-cargo build -j2 --bin user-store --bin message-store --bin bff --bin gateway --bin loadgen
+build_bins
 
 STACK=$(mktemp -d /tmp/chat-e2e.XXXXXX); chmod 755 "$STACK"
 mkdir -p "$STACK/pids" "$STACK/logs"

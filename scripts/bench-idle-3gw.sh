@@ -11,7 +11,7 @@ cd "$ROOT"
 ulimit -n "$(ulimit -Hn)"
 N=${1:-55500}
 RUNS=${2:-1}
-cargo build -j2 --release --bin message-store --bin gateway --bin loadgen
+build_bins --release
 S=$(mktemp -d /tmp/chat-idle3.XXXXXX); chmod 755 "$S"; mkdir -p "$S/pids"
 cleanup() {
   for f in "$S"/pids/*.pid; do [ -e "$f" ] && kill_pidfile "$f"; done

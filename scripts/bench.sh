@@ -52,7 +52,7 @@ case "${1:-}" in
     ;;
   gateway)
     RUNS=${2:-3}
-    cargo build -j2 --release --bin message-store --bin gateway --bin loadgen
+    build_bins --release
     GATEWAY_BIN=${GATEWAY_BIN:-target/release/gateway}
     export JWT_SECRET="bench-$(head -c 12 /dev/urandom | base64 | tr -dc a-zA-Z0-9)" RUST_LOG=warn
     rm -f "$OUT"/*.json "$OUT"/*.metrics

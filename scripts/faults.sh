@@ -50,8 +50,8 @@ mkdir -p "$RESULTS"
 "$ROOT/scripts/install.sh"
 ulimit -n "$(ulimit -Hn)"
 
-flags=(-j2 --bin message-store --bin gateway --bin loadgen); [ "$PROFILE" = release ] && flags+=(--release)
-cargo build "${flags[@]}"
+flags=(); [ "$PROFILE" = release ] && flags+=(--release)
+build_bins "${flags[@]}"
 BIN="$ROOT/target/$PROFILE"
 
 STACK=$(mktemp -d /tmp/chat-faults.XXXXXX); chmod 755 "$STACK"

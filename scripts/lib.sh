@@ -110,3 +110,11 @@ kill_pidfile() {
   fi
   rm -f "$f"
 }
+
+# build_bins [cargo flags...]: builds every binary of the workspace. Every
+# script builds the same set, so features unify the same way and one
+# script's build is not undone by the next (building a subset of the
+# packages re-resolves their dependencies' features and rebuilds them).
+build_bins() {
+  (cd "$ROOT" && cargo build -j2 --workspace --bins "$@")
+}

@@ -9,7 +9,7 @@ cd "$ROOT"
 command -v perf >/dev/null || { apt-get update -qq && apt-get install -y -qq linux-perf >/dev/null; }
 ulimit -n "$(ulimit -Hn)"
 MEMBERS=${1:-2000}
-cargo build -j2 --release --bin message-store --bin gateway --bin loadgen
+build_bins --release
 S=$(mktemp -d /tmp/chat-profile.XXXXXX); chmod 755 "$S"
 cleanup() {
   for f in "$S"/*.pid; do [ -e "$f" ] && kill_pidfile "$f"; done

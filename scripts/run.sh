@@ -59,15 +59,8 @@ fi
 export JWT_SECRET; JWT_SECRET=$(cat "$LOCAL/jwt_secret")
 export KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 
-BINS=()
-for crate in user-store message-store bff gateway; do
-  [ -f "$ROOT/$crate/Cargo.toml" ] && BINS+=(--bin "$crate")
-done
-if [ "${#BINS[@]}" -gt 0 ]; then
-  log "building ${BINS[*]} ($PROFILE)"
-  flags=(-j2 "${BINS[@]}"); [ "$PROFILE" = release ] && flags+=(--release)
-  (cd "$ROOT" && cargo build "${flags[@]}")
-fi
+log "building every service ($PROFILE)"
+if [ "$PROFILE" = release ]; then build_bins --release; else build_bins; fi
 BIN_DIR="$ROOT/target/$PROFILE"
 
 # start_service NAME PORT [env assignments...]

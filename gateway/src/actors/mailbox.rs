@@ -28,24 +28,47 @@ use std::task::Poll;
 
 use actix::dev::ToEnvelope;
 use actix::prelude::*;
+use prometheus::IntGauge;
 
-/// Messages in a mailbox: now, and the most at any time.
+/// Messages in a mailbox: now, and the most at any time; also added to its
+/// actor kind's gauges in `/metrics` when made by
+/// [`ActorStats::depth`](crate::inspect::stats::ActorStats::depth).
 #[derive(Debug, Default)]
 pub struct Depth {
     now: AtomicI64,
     high: AtomicI64,
+    /// The kind's messages waiting now (summed) and any one mailbox's most.
+    kind: Option<(IntGauge, IntGauge)>,
 }
 
 impl Depth {
+    /// A mailbox counted in these gauges too.
+    pub fn counted(now: IntGauge, high: IntGauge) -> Self {
+        Self {
+            now: AtomicI64::new(0),
+            high: AtomicI64::new(0),
+            kind: Some((now, high)),
+        }
+    }
+
     /// A message was put in.
     pub fn sent(&self) {
         let now = self.now.fetch_add(1, Ordering::Relaxed) + 1;
-        self.high.fetch_max(now, Ordering::Relaxed);
+        let before = self.high.fetch_max(now, Ordering::Relaxed);
+        if let Some((total, high)) = &self.kind {
+            total.inc();
+            if now > before && now > high.get() {
+                high.set(now);
+            }
+        }
     }
 
     /// A message was taken out (call first thing in its handler).
     pub fn handled(&self) {
         self.now.fetch_sub(1, Ordering::Relaxed);
+        if let Some((total, _)) = &self.kind {
+            total.dec();
+        }
     }
 
     pub fn now(&self) -> i64 {
@@ -54,6 +77,16 @@ impl Depth {
 
     pub fn high(&self) -> i64 {
         self.high.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Depth {
+    /// Messages still counted when the mailbox goes (its actor stopped
+    /// before taking them) leave the kind's total.
+    fn drop(&mut self) {
+        if let Some((total, _)) = &self.kind {
+            total.sub(self.now());
+        }
     }
 }
 

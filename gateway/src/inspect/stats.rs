@@ -141,6 +141,8 @@ struct Inner {
     handled: Vec<IntCounter>,
     seconds: Vec<Histogram>,
     alive: Vec<IntGauge>,
+    mailbox_now: Vec<IntGauge>,
+    mailbox_high: Vec<IntGauge>,
 }
 
 /// Times one handler: counted and observed when dropped. It holds the
@@ -210,6 +212,24 @@ impl ActorStats {
             )
             .expect("valid gauge vec"),
         );
+        let by_kind = |name: &str, help: &str| {
+            let vec = register(
+                registry,
+                IntGaugeVec::new(Opts::new(name, help), &["kind"]).expect("valid gauge vec"),
+            );
+            Kind::ALL
+                .iter()
+                .map(|k| vec.with_label_values(&[k.as_str()]))
+                .collect::<Vec<_>>()
+        };
+        let mailbox_now = by_kind(
+            "gateway_mailbox_messages",
+            "Messages waiting in the mailboxes of one actor kind, summed",
+        );
+        let mailbox_high = by_kind(
+            "gateway_mailbox_messages_high",
+            "The most messages one mailbox of this actor kind has held",
+        );
         let labels = |h: Handled| [h.kind().as_str(), h.message()];
         let inner = Inner {
             handled: Handled::ALL
@@ -224,6 +244,8 @@ impl ActorStats {
                 .iter()
                 .map(|k| alive.with_label_values(&[k.as_str()]))
                 .collect(),
+            mailbox_now,
+            mailbox_high,
         };
         Self {
             inner: Arc::new(inner),
@@ -242,6 +264,15 @@ impl ActorStats {
     /// The gauge of actors of `kind` alive.
     pub fn alive(&self, kind: Kind) -> &IntGauge {
         &self.inner.alive[kind as usize]
+    }
+
+    /// A mailbox depth of an actor of `kind`, counted in its kind's gauges.
+    pub fn depth(&self, kind: Kind) -> crate::actors::mailbox::Depth {
+        let i = kind as usize;
+        crate::actors::mailbox::Depth::counted(
+            self.inner.mailbox_now[i].clone(),
+            self.inner.mailbox_high[i].clone(),
+        )
     }
 
     /// Messages of `what` handled so far.

@@ -8,6 +8,13 @@ use serde_json::{json, Value};
 
 use crate::helpers::{spawn_stack_with, Client, Stack};
 
+fn metric_value(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in /metrics"))
+}
+
 async fn snapshot(stack: &Stack, gateway: usize) -> Value {
     let url = format!(
         "http://127.0.0.1:{}/inspect/api/snapshot",
@@ -155,6 +162,16 @@ async fn a_known_sequence_gives_exact_actor_counts() {
     );
     assert!(metrics.contains(&line), "{line} in /metrics");
     assert!(metrics.contains("gateway_actors{kind=\"conversation\"} 2"));
+    // Every mailbox is empty again, and the kinds' highs saw messages.
+    for kind in ["conversation", "hub"] {
+        let now = format!("gateway_mailbox_messages{{kind=\"{kind}\"}} 0");
+        assert!(metrics.contains(&now), "{now} in /metrics");
+        let high = metric_value(
+            &metrics,
+            &format!("gateway_mailbox_messages_high{{kind=\"{kind}\"}}"),
+        );
+        assert!(high >= 1.0, "{kind} mailbox high {high}");
+    }
 }
 
 /// The hop names of a trace, in order.

@@ -171,7 +171,7 @@ impl Directory {
             Some(entry) => entry.members += 1,
             None => {
                 let metrics = self.metrics.clone();
-                let depth = Arc::new(Depth::default());
+                let depth = Arc::new(self.metrics.actors.depth(Kind::Conversation));
                 let traffic = Arc::new(Traffic::default());
                 let start = {
                     let (depth, traffic) = (depth.clone(), traffic.clone());

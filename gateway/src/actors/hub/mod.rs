@@ -76,7 +76,7 @@ pub fn here(config: &Arc<SessionConfig>) -> HubHandle {
     HUB.with(|h| {
         h.get_or_init(|| {
             let id = NEXT_HUB.fetch_add(1, Ordering::Relaxed);
-            let depth = Arc::new(Depth::default());
+            let depth = Arc::new(config.metrics.actors.depth(Kind::Hub));
             let hub = Hub {
                 id,
                 directory: config.directory.clone(),
