@@ -24,7 +24,7 @@ print("| scenario | runs | connected | connect p99 ms | send→ack p50/p99 ms | 
 print("|---|---|---|---|---|---|---|---|---|---|")
 for scenario, rs in runs.items():
     s = lambda key, field: med([r["summary"][key][field] for r in rs if r["summary"][key]["count"]])
-    bad = sum(r["verdict"]["lost"] + r["verdict"]["duplicated"] + r["verdict"]["reordered"] for r in rs)
+    bad = sum(r["verdict"]["lost"] + r["verdict"]["duplicated"] + r["verdict"]["out_of_order"] for r in rs)
     print(
         f"| {scenario} | {len(rs)} | {fmt(med([r['connected'] for r in rs]), 0)}/{rs[0]['connections']} "
         f"| {fmt(s('connect', 'p99'))} | {fmt(s('ack', 'p50'))} / {fmt(s('ack', 'p99'))} "

@@ -57,8 +57,25 @@ pub fn password(password: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// Display name: at most 64 characters.
+/// A control character other than newline and tab (NUL, escapes, DEL, C1
+/// controls): never accepted in what the protocol lets people write.
+fn control_outside_text(s: &str) -> bool {
+    s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
+/// A control character of any kind (names and queries are one line).
+fn control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+/// Display name: at most 64 characters, no control characters.
 pub fn display_name(name: &str) -> Result<(), Invalid> {
+    if control(name) {
+        return Err(invalid(
+            "invalid_display_name",
+            "display name must not contain control characters",
+        ));
+    }
     if name.chars().count() > DISPLAY_NAME_MAX {
         return Err(invalid(
             "invalid_display_name",
@@ -68,8 +85,14 @@ pub fn display_name(name: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// Group name: 1–100 characters, not blank.
+/// Group name: 1–100 characters, not blank, no control characters.
 pub fn group_name(name: &str) -> Result<(), Invalid> {
+    if control(name) {
+        return Err(invalid(
+            "invalid_name",
+            "group name must not contain control characters",
+        ));
+    }
     let len = name.chars().count();
     if name.trim().is_empty() || len > GROUP_NAME_MAX {
         return Err(invalid(
@@ -80,8 +103,36 @@ pub fn group_name(name: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// Message body: 1–4000 Unicode scalar values, not empty after trimming.
+/// A search query (`?q=`): at most 64 characters, no control characters.
+pub fn search_query(q: &str) -> Result<(), Invalid> {
+    if control(q) || q.chars().count() > DISPLAY_NAME_MAX {
+        return Err(invalid(
+            "invalid_query",
+            format!(
+                "a search is at most {DISPLAY_NAME_MAX} characters, without control characters"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Message body as a client may send it: [`storable_body`], and no control
+/// characters but newline and tab.
 pub fn body(body: &str) -> Result<(), Invalid> {
+    storable_body(body)?;
+    if control_outside_text(body) {
+        return Err(invalid(
+            "invalid_body",
+            "message body must not contain control characters other than newline and tab",
+        ));
+    }
+    Ok(())
+}
+
+/// Message body as ingest stores it: 1–4000 Unicode scalar values, not
+/// empty after trimming, no NUL. Looser than [`body`] so that a message
+/// acknowledged under an earlier rule is still stored.
+pub fn storable_body(body: &str) -> Result<(), Invalid> {
     if body.trim().is_empty() {
         return Err(invalid("invalid_body", "message body must not be empty"));
     }
@@ -135,6 +186,32 @@ mod tests {
         assert_eq!(body("").unwrap_err().code, "invalid_body");
         assert_eq!(body(" \n\t ").unwrap_err().code, "invalid_body");
         assert_eq!(body("a\0b").unwrap_err().code, "invalid_body");
+    }
+
+    #[test]
+    fn control_characters_are_refused_but_newline_and_tab_in_bodies() {
+        assert!(body("two\nlines\tand a tab").is_ok());
+        for bad in [
+            "bell\u{7}",
+            "esc\u{1b}[31m",
+            "cr\r",
+            "del\u{7f}",
+            "c1\u{85}",
+        ] {
+            assert_eq!(body(bad).unwrap_err().code, "invalid_body", "{bad:?}");
+            assert!(storable_body(bad).is_ok(), "{bad:?} is still stored");
+        }
+        for bad in ["a\0b", "a\nb", "tab\t", "esc\u{1b}"] {
+            assert_eq!(display_name(bad).unwrap_err().code, "invalid_display_name");
+            assert_eq!(group_name(bad).unwrap_err().code, "invalid_name");
+            assert_eq!(search_query(bad).unwrap_err().code, "invalid_query");
+        }
+        assert!(search_query("ann").is_ok());
+        assert!(search_query("").is_ok());
+        assert_eq!(
+            search_query(&"q".repeat(65)).unwrap_err().code,
+            "invalid_query"
+        );
     }
 
     #[test]

@@ -219,7 +219,9 @@ proptest! {
         "\\PC{3990,4010}",
         "[ \\t\\n]{0,5}",
     ]) {
-        let ok = !body.trim().is_empty() && !body.contains('\0') && body.chars().count() <= 4000;
+        let ok = !body.trim().is_empty()
+            && !body.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+            && body.chars().count() <= 4000;
         match validation::body(&body) {
             Ok(()) => prop_assert!(ok, "{} chars", body.chars().count()),
             Err(e) => { prop_assert!(!ok); prop_assert_eq!(e.code, "invalid_body"); }
@@ -229,13 +231,17 @@ proptest! {
     #[test]
     fn group_and_display_names_follow_the_protocol(name in prop_oneof![any::<String>(), "\\PC{60,110}"]) {
         let n = name.chars().count();
+        let control = name.chars().any(char::is_control);
         match validation::group_name(&name) {
-            Ok(()) => prop_assert!(!name.trim().is_empty() && n <= 100),
-            Err(e) => { prop_assert!(name.trim().is_empty() || n > 100); prop_assert_eq!(e.code, "invalid_name"); }
+            Ok(()) => prop_assert!(!control && !name.trim().is_empty() && n <= 100),
+            Err(e) => {
+                prop_assert!(control || name.trim().is_empty() || n > 100);
+                prop_assert_eq!(e.code, "invalid_name");
+            }
         }
         match validation::display_name(&name) {
-            Ok(()) => prop_assert!(n <= 64),
-            Err(e) => { prop_assert!(n > 64); prop_assert_eq!(e.code, "invalid_display_name"); }
+            Ok(()) => prop_assert!(!control && n <= 64),
+            Err(e) => { prop_assert!(control || n > 64); prop_assert_eq!(e.code, "invalid_display_name"); }
         }
     }
 }

@@ -47,9 +47,26 @@ pub struct Settings {
     /// Login attempts allowed per client address per minute (burst twice that).
     #[arg(long, env = "LOGIN_PER_ADDRESS_PER_MIN", default_value_t = 60)]
     pub login_per_address_per_min: u32,
+    /// Sign-ups allowed per client address per minute (burst twice that).
+    #[arg(long, env = "SIGNUP_PER_ADDRESS_PER_MIN", default_value_t = 60)]
+    pub signup_per_address_per_min: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     #[arg(long, env = "TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
+    /// With `TRUST_PROXY`: how many proxies of ours add themselves to
+    /// `X-Forwarded-For`; the client is the address the outermost of them
+    /// saw (that many entries from the right), never one the client wrote.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub trusted_proxies: u8,
+    /// Password hashes computed at once (0: one per core).
+    #[arg(long, env = "HASH_THREADS", default_value_t = 0)]
+    pub hash_threads: usize,
+    /// Sign-ups and logins that may wait for a hash thread; past it, 503.
+    #[arg(long, env = "HASH_QUEUE", default_value_t = 32)]
+    pub hash_queue: usize,
+    /// Longest wait for a hash thread before 503, in milliseconds.
+    #[arg(long, env = "HASH_TIMEOUT_MS", default_value_t = 5000)]
+    pub hash_timeout_ms: u64,
     /// Timeout of each call to user-store or message-store, in milliseconds.
     #[arg(long, env = "UPSTREAM_TIMEOUT_MS", default_value_t = 5000)]
     pub upstream_timeout_ms: u64,

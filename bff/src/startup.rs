@@ -8,6 +8,7 @@ use actors_common::jwt::JwtKeys;
 use service_kit::db;
 use service_kit::health::Readiness;
 
+use crate::auth::password::HashPool;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::client::ServiceClient;
 use crate::settings::Settings;
@@ -18,9 +19,12 @@ pub struct AppState {
     pub keys: JwtKeys,
     pub session_ttl: Duration,
     pub cookie_secure: bool,
-    pub trust_proxy: bool,
+    /// `TRUST_PROXY`: the number of our proxies in `X-Forwarded-For`.
+    pub trust_proxy: Option<usize>,
     pub gateway_public_url: String,
     pub login_limiter: LoginLimiter,
+    /// Where every password hash is computed, boundedly.
+    pub hashes: HashPool,
 }
 
 /// A built, not yet running, bff.
@@ -41,24 +45,38 @@ impl Application {
         let (listener, port) = service_kit::listen(&settings.host, settings.port)?;
 
         let keys = JwtKeys::new(settings.jwt_secret.as_bytes());
+        let registry = web::Data::new(prometheus::Registry::new());
+        let hash_threads = match settings.hash_threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
         let state = web::Data::new(AppState {
             keys: keys.clone(),
             session_ttl: settings.session_ttl(),
             cookie_secure: settings.cookie_secure,
-            trust_proxy: settings.trust_proxy,
+            trust_proxy: settings
+                .trust_proxy
+                .then_some(usize::from(settings.trusted_proxies)),
             gateway_public_url: settings.gateway_public_url.clone(),
             login_limiter: LoginLimiter::new(
                 settings.login_per_username_per_min,
                 settings.login_per_address_per_min,
+                settings.signup_per_address_per_min,
+            ),
+            hashes: HashPool::new(
+                hash_threads,
+                settings.hash_queue,
+                Duration::from_millis(settings.hash_timeout_ms),
+                &registry,
             ),
         });
-        let registry = web::Data::new(prometheus::Registry::new());
         let readiness = web::Data::new(Readiness::new().database(&pool));
         tokio::task::spawn_blocking(crate::auth::password::warm_up);
         spawn_housekeeping(pool.clone(), state.login_limiter.clone());
         let pool = web::Data::new(pool);
         let workers = settings.workers;
 
+        let http_metrics = web::Data::new(service_kit::metrics::HttpMetrics::new(&registry));
         let server = HttpServer::new(move || {
             // awc's client is per thread, so one ServiceClient per worker.
             let client = web::Data::new(ServiceClient::new(
@@ -71,6 +89,8 @@ impl Application {
                 .app_data(pool.clone())
                 .app_data(state.clone())
                 .app_data(client)
+                .app_data(http_metrics.clone())
+                .wrap(actix_web::middleware::from_fn(service_kit::metrics::record))
                 .app_data(registry.clone())
                 .app_data(readiness.clone())
                 .configure(service_kit::edge)

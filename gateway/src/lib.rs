@@ -32,4 +32,5 @@ pub mod metrics;
 pub mod roster;
 pub mod settings;
 pub mod startup;
+pub mod users;
 pub mod ws;

@@ -72,6 +72,16 @@ pub struct Settings {
     /// Most connections this process accepts (stay under the open-file limit).
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 25_000)]
     pub max_connections: usize,
+    /// Most connections one user may hold on this gateway.
+    #[arg(long, env = "MAX_CONNECTIONS_PER_USER", default_value_t = 20)]
+    pub max_connections_per_user: u32,
+    /// Messages (and typing notices) a second one user may send through
+    /// this gateway, over all of their connections (0: twice `RATE_PER_SEC`).
+    #[arg(long, env = "USER_RATE_PER_SEC", default_value_t = 0)]
+    pub user_rate_per_sec: u32,
+    /// The same user's burst (0: twice `RATE_BURST`).
+    #[arg(long, env = "USER_RATE_BURST", default_value_t = 0)]
+    pub user_rate_burst: u32,
     /// This gateway's name in traces and the inspector (default `gw-PORT`).
     #[arg(long, env = "GATEWAY_NAME", default_value = "")]
     pub gateway_name: String,

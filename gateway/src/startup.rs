@@ -159,6 +159,17 @@ impl Application {
             outbound_queue: settings.outbound_queue,
             ping_interval: settings.ping_interval(),
             idle_timeout: settings.idle_timeout(),
+            users: Arc::new(crate::users::Users::new(
+                settings.max_connections_per_user,
+                match settings.user_rate_per_sec {
+                    0 => settings.rate_per_sec.saturating_mul(2),
+                    n => n,
+                },
+                match settings.user_rate_burst {
+                    0 => settings.rate_burst.saturating_mul(2),
+                    n => n,
+                },
+            )),
         });
         let ws_state = Arc::new(WsState {
             verifier: TokenVerifier::new(

@@ -41,6 +41,8 @@ fn settings(database_url: &str, prefix: &str, ingest: bool) -> Settings {
         kafka_idempotence: false,
         ingest,
         outbox_publisher: true,
+        max_conversations_per_user: 5_000,
+        max_group_participants: 10_001,
         db_pool_size: 8,
         workers: 2,
     }

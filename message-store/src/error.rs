@@ -17,6 +17,15 @@ impl From<MembershipError> for HttpError {
             MembershipError::AlreadyParticipant => {
                 HttpError::conflict("already_participant", "already a participant")
             }
+            // Which participant is at the cap is not said: that is theirs.
+            MembershipError::ConversationLimit => HttpError::conflict(
+                "conversation_limit",
+                "someone it would add is in the most conversations a user may be in",
+            ),
+            MembershipError::GroupFull => HttpError::conflict(
+                "group_full",
+                "the group has the most participants a group may have",
+            ),
             MembershipError::Db(e) => e.into(),
         }
     }

@@ -34,6 +34,14 @@ pub struct Settings {
     /// Publish the outbox (turn off to run an API-only instance).
     #[arg(long, env = "OUTBOX_PUBLISHER", default_value_t = true, action = clap::ArgAction::Set)]
     pub outbox_publisher: bool,
+    /// Most conversations one user may be in: a create or add that would
+    /// put anyone past it is refused (409 conversation_limit).
+    #[arg(long, env = "MAX_CONVERSATIONS_PER_USER", default_value_t = 5_000)]
+    pub max_conversations_per_user: i64,
+    /// Most participants of a group, its creator included (409 group_full
+    /// past it): a creator and up to 10,000 others by default.
+    #[arg(long, env = "MAX_GROUP_PARTICIPANTS", default_value_t = 10_001)]
+    pub max_group_participants: i64,
     /// Database connections in the pool.
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: usize,

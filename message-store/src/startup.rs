@@ -127,13 +127,21 @@ impl Application {
             partitions,
         });
 
+        let caps = web::Data::new(crate::db::conversations::Caps {
+            conversations_per_user: settings.max_conversations_per_user,
+            participants_per_group: settings.max_group_participants,
+        });
+        let http_metrics = web::Data::new(service_kit::metrics::HttpMetrics::new(&registry));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(pool.clone())
                 .app_data(verifier.clone())
+                .app_data(http_metrics.clone())
+                .wrap(actix_web::middleware::from_fn(service_kit::metrics::record))
                 .app_data(registry.clone())
                 .app_data(readiness.clone())
                 .app_data(publisher.clone())
+                .app_data(caps.clone())
                 .app_data(log_partitions.clone())
                 .configure(service_kit::edge)
                 // A group may start with 10,000 participants (~400 KB of ids).

@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod logging;
+pub mod metrics;
 
 pub use auth::{Caller, TokenVerifier};
 pub use error::HttpError;

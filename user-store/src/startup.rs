@@ -34,10 +34,13 @@ impl Application {
         let readiness = web::Data::new(Readiness::new().database(&pool));
         let pool = web::Data::new(pool);
 
+        let http_metrics = web::Data::new(service_kit::metrics::HttpMetrics::new(&registry));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(pool.clone())
                 .app_data(verifier.clone())
+                .app_data(http_metrics.clone())
+                .wrap(actix_web::middleware::from_fn(service_kit::metrics::record))
                 .app_data(registry.clone())
                 .app_data(readiness.clone())
                 .configure(service_kit::edge)

@@ -1,21 +1,135 @@
 //! Argon2id password hashes (PHC strings), computed on blocking threads so
-//! a login never stalls the async workers.
+//! a login never stalls the async workers, and never more at once than the
+//! [`HashPool`] allows: each costs 19 MiB and a core for tens of
+//! milliseconds, so a flood of sign-ups must queue (boundedly) instead of
+//! taking the process's memory and every login's turn.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use prometheus::{IntCounter, IntGauge, Registry};
+use tokio::sync::Semaphore;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
 use service_kit::HttpError;
 
-/// Hashes a password with Argon2id (default parameters: m=19 MiB, t=2, p=1).
-pub async fn hash(password: String) -> Result<String, HttpError> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
+/// At most `threads` hashes at once, at most `queue` waiting, each waiting
+/// at most `timeout`; a request past either bound is answered 503 at once.
+/// A waiting request whose client went away (its handler future dropped)
+/// leaves the queue without hashing anything.
+#[derive(Clone, Debug)]
+pub struct HashPool {
+    permits: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    queue: usize,
+    timeout: Duration,
+    waiting_gauge: IntGauge,
+    running_gauge: IntGauge,
+    refused: IntCounter,
+}
+
+/// Gives back its place in the queue when dropped.
+struct Waiting<'a>(&'a HashPool);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.0.waiting_gauge.dec();
+    }
+}
+
+impl HashPool {
+    /// Names and help texts are constants: construction cannot fail.
+    #[allow(clippy::expect_used)]
+    pub fn new(threads: usize, queue: usize, timeout: Duration, registry: &Registry) -> Self {
+        let gauge = |n: &str, h: &str| {
+            service_kit::health::register(registry, IntGauge::new(n, h).expect("valid gauge"))
+        };
+        Self {
+            permits: Arc::new(Semaphore::new(threads.max(1))),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            queue,
+            timeout,
+            waiting_gauge: gauge(
+                "bff_password_hash_waiting",
+                "Password hashes waiting for a thread",
+            ),
+            running_gauge: gauge(
+                "bff_password_hash_running",
+                "Password hashes being computed",
+            ),
+            refused: service_kit::health::register(
+                registry,
+                IntCounter::new(
+                    "bff_password_hash_refused_total",
+                    "Requests answered 503 because the hash queue was full or slow",
+                )
+                .expect("valid counter"),
+            ),
+        }
+    }
+
+    fn busy(&self) -> HttpError {
+        self.refused.inc();
+        HttpError::unavailable("too many sign-ins at once, try again in a moment")
+    }
+
+    /// Runs `work` on a blocking thread when a permit is free.
+    async fn run<R: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R, HttpError> {
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // No thread free: wait, if there is a place in the queue.
+                if self.waiting.fetch_add(1, Ordering::Relaxed) >= self.queue {
+                    self.waiting.fetch_sub(1, Ordering::Relaxed);
+                    return Err(self.busy());
+                }
+                self.waiting_gauge.inc();
+                let place = Waiting(self);
+                let acquire = self.permits.clone().acquire_owned();
+                let permit = tokio::time::timeout(self.timeout, acquire).await;
+                drop(place);
+                let Ok(Ok(permit)) = permit else {
+                    return Err(self.busy());
+                };
+                permit
+            }
+        };
+        let running = self.running_gauge.clone();
+        running.inc();
+        tokio::task::spawn_blocking(move || {
+            let r = work();
+            running.dec();
+            drop(permit);
+            r
+        })
         .await
         .map_err(|e| {
             log::error!("password: hashing task failed: {e}");
             HttpError::internal()
-        })?
+        })
+    }
+
+    /// Hashes a password with Argon2id (default parameters: m=19 MiB, t=2, p=1).
+    pub async fn hash(&self, password: String) -> Result<String, HttpError> {
+        self.run(move || hash_blocking(&password)).await?
+    }
+
+    /// Verifies `password` against `stored` (or against the dummy hash when
+    /// there is no account). True only for a real account's right password.
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<bool, HttpError> {
+        self.run(move || verify_blocking(&password, stored)).await
+    }
 }
 
 fn hash_blocking(password: &str) -> Result<String, HttpError> {
@@ -37,23 +151,17 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-/// Verifies `password` against `stored` (or against the dummy hash when there
-/// is no account). True only for a real account's right password.
-pub async fn verify(password: String, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
-        let real = stored.is_some();
-        let phc = stored.unwrap_or_else(|| dummy_hash().to_owned());
-        let ok = PasswordHash::new(&phc)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false);
-        real && ok
-    })
-    .await
-    .unwrap_or(false)
+fn verify_blocking(password: &str, stored: Option<String>) -> bool {
+    let real = stored.is_some();
+    let phc = stored.unwrap_or_else(|| dummy_hash().to_owned());
+    let ok = PasswordHash::new(&phc)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false);
+    real && ok
 }
 
 /// Computes the dummy hash up front, so the first unknown-user login is not
@@ -66,20 +174,55 @@ pub fn warm_up() {
 mod tests {
     use super::*;
 
+    fn pool(threads: usize, queue: usize) -> HashPool {
+        HashPool::new(threads, queue, Duration::from_secs(30), &Registry::new())
+    }
+
     #[actix_web::test]
     async fn hashes_verify_and_differ_by_salt() {
-        let a = hash("correct horse".into()).await.unwrap();
-        let b = hash("correct horse".into()).await.unwrap();
+        let p = pool(2, 8);
+        let a = p.hash("correct horse".into()).await.unwrap();
+        let b = p.hash("correct horse".into()).await.unwrap();
         assert!(a.starts_with("$argon2id$"), "{a}");
         assert_ne!(a, b, "each hash has its own salt");
-        assert!(verify("correct horse".into(), Some(a.clone())).await);
-        assert!(!verify("wrong horse".into(), Some(a)).await);
-        assert!(
-            !verify(
-                "no account has this password, it only spends time".into(),
-                None
-            )
+        assert!(p
+            .verify("correct horse".into(), Some(a.clone()))
             .await
+            .unwrap());
+        assert!(!p.verify("wrong horse".into(), Some(a)).await.unwrap());
+        let nobody = "no account has this password, it only spends time";
+        assert!(!p.verify(nobody.into(), None).await.unwrap());
+    }
+
+    #[actix_web::test]
+    async fn past_the_queue_requests_are_refused_at_once() {
+        // One thread, one place in the queue: of four at once, one runs,
+        // one waits, two are refused with 503 without hashing.
+        let p = pool(1, 1);
+        let all =
+            futures_util::future::join_all((0..4).map(|_| p.hash("password123".into()))).await;
+        let refused: Vec<_> = all.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert_eq!(refused.len(), 2, "{all:?}");
+        assert!(refused.iter().all(|e| e.status.as_u16() == 503));
+        assert_eq!(p.refused.get(), 2);
+        assert_eq!(p.waiting_gauge.get(), 0);
+        assert_eq!(p.running_gauge.get(), 0);
+    }
+
+    #[actix_web::test]
+    async fn a_request_dropped_while_waiting_leaves_the_queue() {
+        let p = pool(1, 1);
+        let held = p.permits.clone().acquire_owned().await.unwrap();
+        let waiting = p.hash("password123".into());
+        // Polled once (it queues), then dropped as a gone client's handler is.
+        let timed_out = tokio::time::timeout(Duration::from_millis(1), waiting).await;
+        assert!(timed_out.is_err());
+        assert_eq!(p.waiting.load(Ordering::Relaxed), 0);
+        assert_eq!(p.waiting_gauge.get(), 0);
+        drop(held);
+        assert!(
+            p.hash("password123".into()).await.is_ok(),
+            "its place is free"
         );
     }
 }

@@ -1,5 +1,7 @@
 //! Accounts and sessions: register, login, logout, me, and the WebSocket token.
 
+use std::net::IpAddr;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use actors_common::{validation, UserId};
 use serde::{Deserialize, Serialize};
@@ -8,7 +10,7 @@ use service_kit::db::PgPool;
 use service_kit::error::unique_violation;
 use service_kit::HttpError;
 
-use crate::auth::{password, session, SessionUser};
+use crate::auth::{session, SessionUser};
 use crate::client::{Service, ServiceClient};
 use crate::db::accounts::{self, Account};
 use crate::startup::AppState;
@@ -69,8 +71,28 @@ async fn register(
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| username.clone());
     validation::display_name(&display_name).map_err(HttpError::from_invalid)?;
+    // Counted once the request could do work: a malformed one costs nothing.
+    if !state
+        .login_limiter
+        .allow_signup(client_address(&req, state.trust_proxy))
+    {
+        return Err(HttpError::rate_limited(
+            "too many sign-ups from this address, wait a minute",
+        ));
+    }
 
-    let password_hash = password::hash(password).await?;
+    // The cheap check first: a taken name costs no hash (the insert below
+    // still settles a race).
+    {
+        let mut conn = pool.get().await?;
+        if accounts::find_by_username(&mut conn, &username)
+            .await?
+            .is_some()
+        {
+            return Err(username_taken());
+        }
+    }
+    let password_hash = state.hashes.hash(password).await?;
     let id = UserId::new_random();
     let account = Account {
         id: id.as_uuid(),
@@ -135,15 +157,33 @@ pub struct LoginBody {
     password: String,
 }
 
-fn client_address(req: &HttpRequest, trust_proxy: bool) -> String {
-    if trust_proxy {
-        if let Some(addr) = req.connection_info().realip_remote_addr() {
-            return addr.to_owned();
-        }
-    }
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
+/// The client's address: the peer's, or behind `proxies` proxies of ours
+/// the one the outermost of them saw.
+pub fn client_address(req: &HttpRequest, proxies: Option<usize>) -> IpAddr {
+    let peer = || {
+        req.peer_addr()
+            .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| a.ip())
+    };
+    let Some(proxies) = proxies else {
+        return peer();
+    };
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    forwarded_client(&forwarded, proxies).unwrap_or_else(peer)
+}
+
+/// In an `X-Forwarded-For` list each proxy appends the address it took the
+/// request from, so everything left of what our proxies added is whatever
+/// the client wrote. The client is the `proxies`-th entry from the right;
+/// `None` when our proxies added fewer entries or it is not an address.
+fn forwarded_client(header: &str, proxies: usize) -> Option<IpAddr> {
+    let hops: Vec<&str> = header.split(',').map(str::trim).collect();
+    let hop = hops.len().checked_sub(proxies).and_then(|i| hops.get(i))?;
+    hop.parse().ok()
 }
 
 /// `POST /api/auth/login`: the same answer, after the same work, for an
@@ -156,9 +196,17 @@ async fn login(
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, HttpError> {
     let LoginBody { username, password } = body.into_inner();
+    // A name no account can have is answered at once (nothing to hide: it
+    // cannot exist) and never becomes a limiter key.
+    if validation::username(&username).is_err() || validation::password(&password).is_err() {
+        return Err(HttpError::unauthorized(
+            "invalid_credentials",
+            "wrong username or password",
+        ));
+    }
     if !state
         .login_limiter
-        .allow(&username, &client_address(&req, state.trust_proxy))
+        .allow(&username, client_address(&req, state.trust_proxy))
     {
         return Err(HttpError::rate_limited(
             "too many login attempts, wait a minute",
@@ -169,7 +217,11 @@ async fn login(
         accounts::find_by_username(&mut conn, &username).await?
     };
     let id = account.as_ref().map(|a| UserId(a.id));
-    if !password::verify(password, account.map(|a| a.password_hash)).await {
+    if !state
+        .hashes
+        .verify(password, account.map(|a| a.password_hash))
+        .await?
+    {
         return Err(HttpError::unauthorized(
             "invalid_credentials",
             "wrong username or password",
@@ -238,4 +290,32 @@ async fn ws_token(user: SessionUser, state: web::Data<AppState>) -> HttpResponse
             "url": state.gateway_public_url,
             "expires_in": actors_common::jwt::WS_TOKEN_TTL.as_secs(),
         }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forwarded_client;
+
+    fn ip(s: &str) -> std::net::IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_client_is_what_our_outermost_proxy_saw_not_what_it_wrote() {
+        // nginx appends the peer it saw: a forged left part changes nothing.
+        assert_eq!(
+            forwarded_client("1.2.3.4, 203.0.113.7", 1),
+            Some(ip("203.0.113.7"))
+        );
+        assert_eq!(forwarded_client("203.0.113.7", 1), Some(ip("203.0.113.7")));
+        // Two proxies of ours: the second from the right.
+        assert_eq!(
+            forwarded_client("9.9.9.9, 203.0.113.7, 10.0.0.2", 2),
+            Some(ip("203.0.113.7"))
+        );
+        assert_eq!(forwarded_client("203.0.113.7", 2), None);
+        assert_eq!(forwarded_client("not-an-ip", 1), None);
+        assert_eq!(forwarded_client("", 1), None);
+        assert_eq!(forwarded_client("::1", 1), Some(ip("::1")));
+    }
 }

@@ -1,6 +1,7 @@
 //! The user directory, through user-store.
 
 use actix_web::{web, HttpResponse};
+use actors_common::validation;
 use serde::Deserialize;
 use serde_json::Value;
 use service_kit::HttpError;
@@ -28,6 +29,9 @@ async fn search(
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, HttpError> {
     let SearchQuery { q, limit, after } = query.into_inner();
+    if let Some(q) = &q {
+        validation::search_query(q).map_err(HttpError::from_invalid)?;
+    }
     let mut params: Vec<(&str, String)> = vec![("q", q.unwrap_or_default())];
     if let Some(limit) = limit {
         params.push(("limit", limit.to_string()));

@@ -155,6 +155,14 @@ async fn each_validation_rule_has_its_code() {
             json!({"username": "okname", "password": "password123", "display_name": "d".repeat(65)}),
             "invalid_display_name",
         ),
+        (
+            json!({"username": "okname", "password": "password123", "display_name": "nul\u{0}"}),
+            "invalid_display_name",
+        ),
+        (
+            json!({"username": "okname", "password": "password123", "display_name": "esc\u{1b}[2J"}),
+            "invalid_display_name",
+        ),
         (json!({"username": "okname"}), "invalid_json"),
     ] {
         let a = app
@@ -274,6 +282,13 @@ async fn user_directory_goes_through_user_store() {
         (too_many.status, too_many.body["error"]["code"].as_str()),
         (400, Some("invalid_limit"))
     );
+    let nul = app
+        .request("GET", "/api/users?q=a%00", None, me.cookie.as_deref())
+        .await;
+    assert_eq!(
+        (nul.status, nul.body["error"]["code"].as_str()),
+        (400, Some("invalid_query"))
+    );
 }
 
 #[actix_web::test]
@@ -289,4 +304,91 @@ async fn login_attempts_are_rate_limited() {
         (limited.status, limited.body["error"]["code"].as_str()),
         (429, Some("rate_limited"))
     );
+}
+
+#[actix_web::test]
+async fn a_forged_forwarded_for_does_not_escape_the_address_limit() {
+    let app = spawn_app_with(|s| {
+        s.trust_proxy = true;
+        s.login_per_address_per_min = 2; // burst 4 per address
+    })
+    .await;
+    assert_eq!(app.register("forger", "password123").await.status, 201);
+    // The client writes a new address each time; our proxy appends the real one.
+    let forged: Vec<String> = (0..6)
+        .map(|i| format!("10.9.0.{i}, 198.51.100.9"))
+        .collect();
+    let statuses: Vec<u16> = join_all(
+        forged
+            .iter()
+            .map(|f| app.login_via("forger", "wrong-password", f)),
+    )
+    .await;
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 429).count(),
+        2,
+        "{statuses:?}"
+    );
+    // Another real address still has its own budget.
+    assert_eq!(
+        app.login_via("forger", "password123", "203.0.113.7").await,
+        200
+    );
+}
+
+#[actix_web::test]
+async fn a_strangers_bad_logins_do_not_lock_the_owner_out() {
+    let app = spawn_app_with(|s| {
+        s.trust_proxy = true;
+        s.login_per_username_per_min = 2; // burst 4 per (username, address)
+    })
+    .await;
+    assert_eq!(app.register("owner", "password123").await.status, 201);
+    let mut refused = 0;
+    for _ in 0..21 {
+        if app.login_via("owner", "guess-guess", "198.51.100.9").await == 429 {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 17, "the stranger is limited");
+    assert_eq!(
+        app.login_via("owner", "password123", "203.0.113.7").await,
+        200
+    );
+}
+
+#[actix_web::test]
+async fn sign_ups_are_limited_per_address() {
+    let app = spawn_app_with(|s| s.signup_per_address_per_min = 1).await; // burst 2
+    assert_eq!(app.register("first_one", "password123").await.status, 201);
+    assert_eq!(app.register("second_one", "password123").await.status, 201);
+    let third = app.register("third_one", "password123").await;
+    assert_eq!(
+        (third.status, third.body["error"]["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    assert_eq!(app.account_count("third_one").await, 0);
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route_and_status_and_the_hash_pool() {
+    let app = spawn_app().await;
+    assert_eq!(app.register("counted", "password123").await.status, 201);
+    assert_eq!(app.login("counted", "wrong-password").await.status, 401);
+    let mut resp = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    let text = String::from_utf8(resp.body().await.unwrap().to_vec()).unwrap();
+    for line in [
+        r#"http_requests_total{method="POST",route="/api/auth/register",status="201"} 1"#,
+        r#"http_requests_total{method="POST",route="/api/auth/login",status="401"} 1"#,
+        "bff_password_hash_waiting 0",
+        "bff_password_hash_running 0",
+        "bff_password_hash_refused_total 0",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
 }

@@ -62,6 +62,8 @@ pub async fn start_message_store() -> String {
         kafka_idempotence: false,
         ingest: true,
         outbox_publisher: true,
+        max_conversations_per_user: 5_000,
+        max_group_participants: 10_001,
         db_pool_size: 4,
         workers: 1,
     })
@@ -86,6 +88,11 @@ pub fn settings(database_url: String, user_store_port: u16) -> Settings {
         login_per_username_per_min: 1000,
         login_per_address_per_min: 1000,
         trust_proxy: false,
+        trusted_proxies: 1,
+        signup_per_address_per_min: 1000,
+        hash_threads: 2,
+        hash_queue: 32,
+        hash_timeout_ms: 5000,
         upstream_timeout_ms: 3000,
         db_pool_size: 8,
         workers: 1,
@@ -178,6 +185,19 @@ impl TestApp {
             None,
         )
         .await
+    }
+
+    /// A login through a proxy of ours that saw `forwarded` (the whole
+    /// `X-Forwarded-For` it sends on: what the client wrote, then the peer).
+    pub async fn login_via(&self, username: &str, password: &str, forwarded: &str) -> u16 {
+        self.client
+            .post(format!("{}/api/auth/login", self.base))
+            .insert_header(("X-Forwarded-For", forwarded.to_owned()))
+            .send_json(&serde_json::json!({"username": username, "password": password}))
+            .await
+            .expect("request")
+            .status()
+            .as_u16()
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Answer {

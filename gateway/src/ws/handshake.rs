@@ -249,10 +249,27 @@ async fn answer(
             io.write_all(&refusal(&r)).await?;
             io.shutdown().await
         }
+        Ok(accepted) if !state.session.users.connect(accepted.user) => {
+            state
+                .metrics
+                .errors
+                .with_label_values(&["too_many_connections"])
+                .inc();
+            let r = refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_connections",
+                "this account holds the most connections one user may open here",
+            );
+            io.write_all(&refusal(&r)).await?;
+            io.shutdown().await
+        }
         Ok(accepted) => {
+            let slot = state.session.users.slot(accepted.user);
             io.write_all(&switching(&accepted)).await?;
-            // Frames are small and must leave at once.
-            io.set_nodelay(true)?;
+            // Frames are small and must leave at once (a socket that
+            // refuses it still works).
+            let _ = io.set_nodelay(true);
+            slot.keep();
             start(io, BytesMut::from(&leftover[..]), accepted.user, state);
             Ok(())
         }

@@ -52,6 +52,9 @@ pub fn gateway_settings(topics: &Topics, message_store: &str) -> Settings {
         workers: 2,
         conversation_arbiters: 2,
         max_connections: 10_000,
+        max_connections_per_user: 20,
+        user_rate_per_sec: 0,
+        user_rate_burst: 0,
         gateway_name: String::new(),
         trace_sample: 0,
         trace_users: String::new(),
@@ -93,6 +96,8 @@ async fn spawn_stack_full(
         kafka_idempotence: false,
         ingest: true,
         outbox_publisher: true,
+        max_conversations_per_user: 5_000,
+        max_group_participants: 10_001,
         db_pool_size: 8,
         workers: 1,
     })

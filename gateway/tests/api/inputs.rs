@@ -21,6 +21,7 @@ async fn every_bad_input_gets_its_code_and_the_connection_keeps_working() {
         (json!({"type": "typing", "conversation_id": ConversationId::new_v7()}).to_string(), "not_participant", None),
         (json!({"type": "send", "conversation_id": conv, "client_id": cid, "body": "   "}).to_string(), "invalid_body", Some(cid)),
         (json!({"type": "send", "conversation_id": conv, "client_id": cid, "body": "é".repeat(4001)}).to_string(), "invalid_body", Some(cid)),
+        (json!({"type": "send", "conversation_id": conv, "client_id": cid, "body": "bell\u{7}"}).to_string(), "invalid_body", Some(cid)),
     ];
     for (frame, code, client_id) in cases {
         c.send_raw(frame.clone()).await;

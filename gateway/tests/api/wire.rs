@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{spawn_stack, Stack};
+use crate::helpers::{spawn_stack, spawn_stack_with, Stack};
 
 const TEXT: u8 = 0x1;
 const CLOSE: u8 = 0x8;
@@ -287,5 +287,123 @@ async fn requests_that_are_not_upgrades_get_json_errors_on_the_same_port() {
     assert!(
         answer.ends_with(r#""code":"not_found","message":"no such path"}}"#),
         "{answer}"
+    );
+}
+
+/// An upgrade for `user` over a raw socket: the answer's status, its whole
+/// text when it is a refusal (the server closes after it), and the socket.
+async fn upgrade_answer(stack: &Stack, user: UserId) -> (u16, String, TcpStream) {
+    let port = stack.gateways[0].port;
+    let mut socket = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let request = upgrade_request(port, "/ws", &stack.ws_token(user));
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = socket.read(&mut buf).await.unwrap();
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got).into_owned();
+        let status: u16 = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+        if (status == 101 && text.contains("\r\n\r\n")) || n == 0 {
+            return (status, text, socket);
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_user_past_the_connection_cap_is_refused_while_others_connect() {
+    let stack = spawn_stack_with(1, |s| s.max_connections_per_user = 3).await;
+    let (hog, other) = (UserId::new_random(), UserId::new_random());
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let (status, _, socket) = upgrade_answer(&stack, hog).await;
+        assert_eq!(status, 101);
+        held.push(socket);
+    }
+    // The fourth is refused before any upgrade, with the protocol's body.
+    let (status, text, _) = upgrade_answer(&stack, hog).await;
+    assert_eq!(status, 429, "{text}");
+    assert!(text.contains(r#""code":"too_many_connections""#), "{text}");
+    // Someone else still connects, and gets ready.
+    let _other = stack.connect(0, other).await;
+    // A closed connection's slot is free again once its session has ended:
+    // wait for that fact (the gateway's connection count), then connect.
+    drop(held.pop());
+    let metrics = format!("http://127.0.0.1:{}/metrics", stack.gateways[0].port);
+    for _ in 0..200 {
+        let body = stack
+            .http
+            .get(&metrics)
+            .send()
+            .await
+            .unwrap()
+            .body()
+            .await
+            .unwrap();
+        if String::from_utf8_lossy(&body).contains("gateway_connections 3\n") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, text, _again) = upgrade_answer(&stack, hog).await;
+    assert_eq!(status, 101, "{text}");
+}
+
+#[actix_web::test]
+async fn silent_clients_are_pinged_then_closed_and_answering_ones_stay() {
+    let stack = spawn_stack_with(1, |s| {
+        s.ping_interval_secs = 1;
+        s.idle_timeout_secs = 3;
+    })
+    .await;
+    let mut silent = Raw::connect(&stack, UserId::new_random(), &[]).await;
+    let mut answering = Raw::connect(&stack, UserId::new_random(), &[]).await;
+    assert_eq!(silent.next_json().await["type"], "ready");
+    assert_eq!(answering.next_json().await["type"], "ready");
+    // The silent one is pinged (every slice of the sweep comes round within
+    // the interval), never answers, and is closed 1001.
+    let (done, mut finished) = tokio::sync::oneshot::channel();
+    let watch_silent = async move {
+        let mut pinged = false;
+        let code = loop {
+            match silent.next().await {
+                Some((PING, _)) => pinged = true,
+                Some((CLOSE, payload)) => break u16::from_be_bytes([payload[0], payload[1]]),
+                Some(_) => {}
+                None => panic!("closed without a close frame"),
+            }
+        };
+        let _ = done.send(());
+        (pinged, code)
+    };
+    // The other answers every ping with a pong until then.
+    let keep_answering = async {
+        let mut pongs = 0;
+        loop {
+            tokio::select! {
+                _ = &mut finished => break,
+                f = answering.next() => match f {
+                    Some((PING, payload)) => {
+                        answering.write(&frame(true, PONG, &payload, true)).await;
+                        pongs += 1;
+                    }
+                    Some((CLOSE, _)) | None => panic!("the answering client was closed"),
+                    Some(_) => {}
+                },
+            }
+        }
+        pongs
+    };
+    let ((pinged, code), pongs) = tokio::join!(watch_silent, keep_answering);
+    assert!(pinged, "the silent client was pinged before it was closed");
+    assert_eq!(code, 1001);
+    assert!(pongs >= 2, "pinged every interval: {pongs}");
+    // It is still served: a ping of its own is answered.
+    answering
+        .write(&frame(true, PING, b"still here", true))
+        .await;
+    assert_eq!(
+        answering.next_control().await,
+        Some((PONG, b"still here".to_vec()))
     );
 }

@@ -18,7 +18,7 @@ use super::models::{
     KIND_PRIVATE,
 };
 use super::outbox;
-use super::schema::{conversations, log_members, participants};
+use super::schema::{conversations, log_members, participants, user_conversation_counts};
 
 /// Founders named in one `participants_added` record: a group created with
 /// 10,000 people is ten records of about 40 KB, not one of 400 KB.
@@ -37,6 +37,13 @@ pub enum MembershipError {
     PrivateImmutable,
     #[error("already a participant")]
     AlreadyParticipant,
+    /// Someone it would add is already in the most conversations a user
+    /// may be in (`MAX_CONVERSATIONS_PER_USER`).
+    #[error("a participant is in too many conversations")]
+    ConversationLimit,
+    /// The group holds the most participants a group may have.
+    #[error("the group is full")]
+    GroupFull,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -61,12 +68,67 @@ fn added_event(
     })
 }
 
+/// Most conversations one user may be in, and most participants of a group.
+#[derive(Clone, Copy, Debug)]
+pub struct Caps {
+    pub conversations_per_user: i64,
+    pub participants_per_group: i64,
+}
+
+/// Takes a place in one more conversation for each of `users` (each at
+/// most once), or none of them when any is at `cap`: their counts are
+/// upserted in id order (so two transactions lock them in one order) and
+/// only those under the cap come back.
+async fn take_places(
+    conn: &mut AsyncPgConnection,
+    users: &[Uuid],
+    cap: i64,
+) -> Result<(), MembershipError> {
+    #[derive(QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = SqlUuid)]
+        #[allow(dead_code)]
+        user_id: Uuid,
+    }
+    let mut sorted = users.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let taken: Vec<Taken> = diesel::sql_query(
+        "INSERT INTO user_conversation_counts (user_id, active) \
+         SELECT u, 1 FROM unnest($1) AS u ORDER BY u \
+         ON CONFLICT (user_id) DO UPDATE SET active = user_conversation_counts.active + 1 \
+         WHERE user_conversation_counts.active < $2 \
+         RETURNING user_id",
+    )
+    .bind::<Array<SqlUuid>, _>(&sorted)
+    .bind::<BigInt, _>(cap)
+    .load(conn)
+    .await?;
+    if taken.len() < sorted.len() {
+        // The caller's transaction rolls back the places already taken.
+        return Err(MembershipError::ConversationLimit);
+    }
+    Ok(())
+}
+
+/// Gives back `user`'s place in one conversation.
+async fn give_place(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<()> {
+    diesel::update(user_conversation_counts::table.find(user))
+        .filter(user_conversation_counts::active.gt(0))
+        .set(user_conversation_counts::active.eq(user_conversation_counts::active - 1))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 async fn insert_participants(
     conn: &mut AsyncPgConnection,
     conversation: &ConversationRow,
     users: &[Uuid],
     joined_at: DateTime<Utc>,
-) -> QueryResult<()> {
+    caps: Caps,
+) -> Result<(), MembershipError> {
+    take_places(conn, users, caps.conversations_per_user).await?;
     let rows: Vec<ParticipantRow> = users
         .iter()
         .map(|u| ParticipantRow {
@@ -103,7 +165,8 @@ pub async fn create_private(
     conn: &mut AsyncPgConnection,
     a: Uuid,
     b: Uuid,
-) -> QueryResult<(ConversationRow, bool)> {
+    caps: Caps,
+) -> Result<(ConversationRow, bool), MembershipError> {
     let (low, high) = if a < b { (a, b) } else { (b, a) };
     conn.transaction(async |conn| {
         let created_at = now();
@@ -125,7 +188,7 @@ pub async fn create_private(
             .optional()?;
         match inserted {
             Some(row) => {
-                insert_participants(conn, &row, &[low, high], created_at).await?;
+                insert_participants(conn, &row, &[low, high], created_at, caps).await?;
                 Ok((row, true))
             }
             None => {
@@ -149,12 +212,16 @@ pub async fn create_group(
     creator: Uuid,
     name: &str,
     members: &[Uuid],
-) -> QueryResult<ConversationRow> {
+    caps: Caps,
+) -> Result<ConversationRow, MembershipError> {
     let mut users = vec![creator];
     for m in members {
         if !users.contains(m) {
             users.push(*m);
         }
+    }
+    if users.len() as i64 > caps.participants_per_group {
+        return Err(MembershipError::GroupFull);
     }
     let name = name.to_owned();
     conn.transaction(async |conn| {
@@ -173,7 +240,7 @@ pub async fn create_group(
             .returning(ConversationRow::as_returning())
             .get_result(conn)
             .await?;
-        insert_participants(conn, &row, &users, created_at).await?;
+        insert_participants(conn, &row, &users, created_at, caps).await?;
         Ok(row)
     })
     .await
@@ -424,9 +491,16 @@ pub async fn add_participant(
     conversation: Uuid,
     caller: Uuid,
     user: Uuid,
+    caps: Caps,
 ) -> Result<ParticipantView, MembershipError> {
     conn.transaction(async |conn| {
         let version = begin_change(conn, conversation, caller).await?;
+        let members: i64 = participants::table
+            .filter(participants::conversation_id.eq(conversation))
+            .filter(participants::left_at.is_null())
+            .count()
+            .get_result(conn)
+            .await?;
         let existing: Option<ParticipantRow> = participants::table
             .find((conversation, user))
             .select(ParticipantRow::as_select())
@@ -436,6 +510,10 @@ pub async fn add_participant(
         if existing.is_some_and(|p| p.left_at.is_none()) {
             return Err(MembershipError::AlreadyParticipant);
         }
+        if members >= caps.participants_per_group {
+            return Err(MembershipError::GroupFull);
+        }
+        take_places(conn, &[user], caps.conversations_per_user).await?;
         let joined_at = now();
         diesel::insert_into(participants::table)
             .values(ParticipantRow {
@@ -485,6 +563,7 @@ pub async fn remove_participant(
         if removed == 0 {
             return Err(MembershipError::ParticipantNotFound);
         }
+        give_place(conn, user).await?;
         let event = LogEvent::ParticipantRemoved(ParticipantRemoved {
             conversation_id: ConversationId(conversation),
             user_id: UserId(user),

@@ -302,7 +302,7 @@ pub async fn apply(
                 }
                 LogEvent::ConversationRenamed(_) => {}
                 LogEvent::Message(m) => {
-                    if validation::body(&m.body).is_err() || !plausible(m.created_at) {
+                    if validation::storable_body(&m.body).is_err() || !plausible(m.created_at) {
                         applied.invalid += 1;
                         continue;
                     }

@@ -71,6 +71,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    user_conversation_counts (user_id) {
+        user_id -> Uuid,
+        active -> Int8,
+    }
+}
+
 diesel::joinable!(log_members -> conversations (conversation_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(participants -> conversations (conversation_id));
@@ -84,4 +91,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     participants,
     resends,
+    user_conversation_counts,
 );

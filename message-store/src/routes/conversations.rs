@@ -18,7 +18,7 @@ use serde_json::json;
 use service_kit::db::PgPool;
 use service_kit::{Caller, HttpError};
 
-use crate::db::conversations::{self, MembershipError};
+use crate::db::conversations::{self, Caps, MembershipError};
 use crate::kafka::publisher::{Announced, Publisher};
 
 /// Most participants a group may be created with in one request.
@@ -113,6 +113,7 @@ async fn view_as(
 async fn create(
     caller: Caller,
     pool: web::Data<PgPool>,
+    caps: web::Data<Caps>,
     publisher: web::Data<Publisher>,
     body: web::Json<NewConversation>,
 ) -> Result<HttpResponse, HttpError> {
@@ -126,7 +127,8 @@ async fn create(
                     "a private conversation needs another person",
                 ));
             }
-            conversations::create_private(&mut conn, me.as_uuid(), participant_id.as_uuid()).await?
+            conversations::create_private(&mut conn, me.as_uuid(), participant_id.as_uuid(), **caps)
+                .await?
         }
         NewConversation::Group {
             name,
@@ -141,7 +143,8 @@ async fn create(
                 ));
             }
             let members: Vec<_> = participant_ids.iter().map(|u| u.as_uuid()).collect();
-            let row = conversations::create_group(&mut conn, me.as_uuid(), &name, &members).await?;
+            let row = conversations::create_group(&mut conn, me.as_uuid(), &name, &members, **caps)
+                .await?;
             (row, true)
         }
     };
@@ -202,6 +205,7 @@ pub struct NewParticipant {
 async fn add_participant(
     caller: Caller,
     pool: web::Data<PgPool>,
+    caps: web::Data<Caps>,
     publisher: web::Data<Publisher>,
     id: web::Path<ConversationId>,
     body: web::Json<NewParticipant>,
@@ -213,6 +217,7 @@ async fn add_participant(
         id.as_uuid(),
         caller.user_id.as_uuid(),
         user.as_uuid(),
+        **caps,
     )
     .await?;
     publisher.announce(*id, ANNOUNCE_TIMEOUT).await;

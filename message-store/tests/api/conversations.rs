@@ -316,6 +316,10 @@ async fn bad_requests_have_clear_codes() {
             json!({"kind": "group", "name": "n".repeat(101), "participant_ids": []}),
             "invalid_name",
         ),
+        (
+            json!({"kind": "group", "name": "nul\u{0}", "participant_ids": []}),
+            "invalid_name",
+        ),
         (json!({"kind": "channel"}), "invalid_json"),
         (
             json!({"kind": "private", "participant_id": "not-a-uuid"}),
@@ -353,4 +357,140 @@ async fn a_group_can_start_with_thousands_of_participants() {
             .len(),
         5001
     );
+}
+
+#[actix_web::test]
+async fn forced_membership_stops_at_the_cap_and_the_victim_can_still_list_and_leave() {
+    let database_url =
+        test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
+    let (_, topics) = test_support::fresh_topics().await;
+    let settings = message_store::settings::Settings {
+        max_conversations_per_user: 20,
+        ..crate::helpers::settings(&database_url, &topics)
+    };
+    let app = crate::helpers::spawn_with(settings).await;
+    let (victim, bystander) = (UserId::new_random(), UserId::new_random());
+    let group =
+        |members: Vec<UserId>| json!({"kind": "group", "name": "spam", "participant_ids": members});
+    let mut made = Vec::new();
+    let mut refused = 0;
+    for i in 0..25 {
+        // Each spam group names the victim, and every fifth one a bystander too.
+        let members = if i % 5 == 0 {
+            vec![victim, bystander]
+        } else {
+            vec![victim]
+        };
+        // A new attacker account each time: only the victim's cap binds.
+        let attacker = UserId::new_random();
+        let (status, body) = app.post("/conversations", attacker, group(members)).await;
+        match status {
+            201 => made.push(body["conversation"]["id"].as_str().unwrap().to_owned()),
+            409 => {
+                assert_eq!(body["error"]["code"], "conversation_limit");
+                refused += 1;
+            }
+            other => panic!("create answered {other}: {body}"),
+        }
+    }
+    // The victim's cap stopped it at 20; the refused creates took no place
+    // from anyone (the bystander, named in groups 0, 5, 10, 15 and 20, is in 4).
+    assert_eq!((made.len(), refused), (20, 5));
+    let (status, list) = app.get("/conversations", victim).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["conversations"].as_array().unwrap().len(), 20);
+    let (_, list) = app.get("/conversations", bystander).await;
+    assert_eq!(list["conversations"].as_array().unwrap().len(), 4);
+    // The victim leaves one, and has a free place again (anyone's create with
+    // them fits, as does a private chat of their own).
+    let (status, _) = app
+        .call(
+            "DELETE",
+            &format!("/conversations/{}/participants/{victim}", made[0]),
+            victim,
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let friend = UserId::new_random();
+    let (status, _) = app
+        .post(
+            "/conversations",
+            victim,
+            json!({"kind": "private", "participant_id": friend}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    // An add that would put the victim past the cap is refused the same way.
+    let open = app.create_group(friend, &[]).await;
+    let (status, body) = app
+        .post(
+            &format!("/conversations/{open}/participants"),
+            friend,
+            json!({"user_id": victim}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("conversation_limit"))
+    );
+}
+
+#[actix_web::test]
+async fn a_group_has_at_most_its_cap_of_participants() {
+    let database_url =
+        test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
+    let (_, topics) = test_support::fresh_topics().await;
+    let settings = message_store::settings::Settings {
+        max_group_participants: 3,
+        ..crate::helpers::settings(&database_url, &topics)
+    };
+    let app = crate::helpers::spawn_with(settings).await;
+    let (a, b, c, d) = (
+        UserId::new_random(),
+        UserId::new_random(),
+        UserId::new_random(),
+        UserId::new_random(),
+    );
+    let (status, body) = app
+        .post(
+            "/conversations",
+            a,
+            json!({"kind": "group", "name": "four", "participant_ids": [b, c, d]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("group_full"))
+    );
+    let conv = app.create_group(a, &[b, c]).await;
+    let (status, body) = app
+        .post(
+            &format!("/conversations/{conv}/participants"),
+            a,
+            json!({"user_id": d}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("group_full"))
+    );
+    // After someone leaves there is room again.
+    let (status, _) = app
+        .call(
+            "DELETE",
+            &format!("/conversations/{conv}/participants/{c}"),
+            c,
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = app
+        .post(
+            &format!("/conversations/{conv}/participants"),
+            a,
+            json!({"user_id": d}),
+        )
+        .await;
+    assert_eq!(status, 201);
 }

@@ -35,6 +35,8 @@ pub fn settings(database_url: &str, topics: &Topics) -> Settings {
         kafka_idempotence: false,
         ingest: true,
         outbox_publisher: true,
+        max_conversations_per_user: 5_000,
+        max_group_participants: 10_001,
         db_pool_size: 8,
         workers: 1,
     }

@@ -115,7 +115,12 @@ async fn list(
             format!("limit must be 1 to {MAX_LIMIT}"),
         ));
     }
-    let prefix = query.q.unwrap_or_default().trim().to_lowercase();
+    let q = query.q.unwrap_or_default();
+    validation::search_query(&q).map_err(HttpError::from_invalid)?;
+    if let Some(after) = &query.after {
+        validation::search_query(after).map_err(HttpError::from_invalid)?;
+    }
+    let prefix = q.trim().to_lowercase();
     // One extra row tells whether there is a next page.
     let mut found = users::search(&mut conn, &prefix, query.after.as_deref(), limit + 1).await?;
     let next = if found.len() as i64 > limit {

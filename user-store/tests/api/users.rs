@@ -105,6 +105,10 @@ async fn invalid_fields_are_refused_with_their_codes() {
             json!({"id": id, "username": "ok_name", "display_name": "d".repeat(65)}),
             "invalid_display_name",
         ),
+        (
+            json!({"id": id, "username": "ok_name", "display_name": "two\nlines"}),
+            "invalid_display_name",
+        ),
         (json!({"id": id}), "invalid_json"),
     ] {
         let (status, resp) = app.post("/users", &app.token(id), &body).await;
@@ -248,4 +252,42 @@ async fn health_ready_and_metrics_answer() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
+}
+
+#[actix_web::test]
+async fn a_search_with_control_characters_is_a_bad_request_not_a_server_error() {
+    let app = spawn_app().await;
+    let t = app.token(UserId::new_random());
+    for path in [
+        "/users?q=a%00b",
+        "/users?q=%1b%5b2J",
+        "/users?q=da&after=dan%00",
+    ] {
+        let (status, body) = app.get(path, &t).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("invalid_query")),
+            "{path}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route_pattern_not_by_path() {
+    let app = spawn_app().await;
+    let t = app.token(UserId::new_random());
+    for _ in 0..2 {
+        let (status, _) = app
+            .get(&format!("/users/{}", UserId::new_random()), &t)
+            .await;
+        assert_eq!(status, 404);
+    }
+    let mut resp = awc::Client::new()
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    let text = String::from_utf8(resp.body().await.unwrap().to_vec()).unwrap();
+    let line = r#"http_requests_total{method="GET",route="/users/{id}",status="404"} 2"#;
+    assert!(text.contains(line), "{line} in:\n{text}");
 }

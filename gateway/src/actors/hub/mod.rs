@@ -3,9 +3,12 @@
 //! A Conversation sends each frame once to every Hub whose thread holds
 //! members of it (not once per member); the Hub writes it to those members'
 //! sockets itself, on their own thread: no message, no wake-up per member.
-//! It also keeps every connection of its thread alive: one sweep every
-//! `PING_INTERVAL_SECS` pings them and closes those silent for
-//! `IDLE_TIMEOUT_SECS`, with no timer per connection.
+//! It also keeps every connection of its thread alive: a sweep pings them
+//! once every `PING_INTERVAL_SECS` and closes those silent for
+//! `IDLE_TIMEOUT_SECS`, with no timer per connection. The sweep goes a
+//! slice at a time ([`SLICES`] ticks per interval), so a thread of 10,000
+//! connections writes ~100 pings a tick instead of stalling its deliveries
+//! for all 10,000 at once.
 //!
 //! The thread's connections and which conversations they are in live in
 //! thread-local state ([`attach`], [`detach`]), shared by the Hub and the
@@ -84,6 +87,7 @@ pub fn here(config: &Arc<SessionConfig>) -> HubHandle {
                 ping_interval: config.ping_interval,
                 idle_timeout: config.idle_timeout,
                 depth: depth.clone(),
+                round: 0,
             };
             let addr = Hub::create(|ctx| {
                 ctx.set_mailbox_capacity(MAILBOX);
@@ -110,6 +114,10 @@ pub fn detach(session_id: SessionId) {
     });
 }
 
+/// Ticks per ping interval; each tick sweeps the connections whose session
+/// id falls in its slice.
+pub const SLICES: u64 = 100;
+
 /// The Hub of one worker thread.
 pub struct Hub {
     id: usize,
@@ -119,6 +127,8 @@ pub struct Hub {
     idle_timeout: Duration,
     /// This Hub's mailbox depth, counted with the Conversations that send.
     depth: Arc<Depth>,
+    /// Sweep ticks so far.
+    round: u64,
 }
 
 impl Hub {
@@ -138,13 +148,15 @@ impl Hub {
         });
     }
 
-    /// Pings every connection of the thread; closes the silent ones (their
-    /// sessions stop when the socket ends).
-    fn sweep(&self) {
+    /// Pings this tick's slice of the thread's connections; closes the
+    /// silent ones (their sessions stop when the socket ends).
+    fn sweep(&mut self) {
         let idle_timeout = self.idle_timeout;
+        let slice = self.round % SLICES;
+        self.round += 1;
         THREAD.with(|t| {
             for conn in t.borrow().sessions.values() {
-                if conn.is_closing() {
+                if conn.session_id % SLICES != slice || conn.is_closing() {
                     continue;
                 }
                 if conn.last_heard().elapsed() > idle_timeout {
@@ -163,7 +175,8 @@ impl Actor for Hub {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.metrics.actors.alive(Kind::Hub).inc();
-        ctx.run_interval(self.ping_interval, |hub, _| hub.sweep());
+        let tick = (self.ping_interval / SLICES as u32).max(Duration::from_millis(10));
+        ctx.run_interval(tick, |hub, _| hub.sweep());
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {

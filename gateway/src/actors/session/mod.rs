@@ -65,6 +65,8 @@ pub struct SessionConfig {
     pub outbound_queue: usize,
     pub ping_interval: Duration,
     pub idle_timeout: Duration,
+    /// Per-user connection slots and send budget on this gateway.
+    pub users: Arc<crate::users::Users>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -125,9 +127,11 @@ impl WsSession {
     }
 
     /// Takes one of the session's tokens (`send` and `typing` each cost one).
+    /// Also one of the user's tokens, shared by all of their connections.
     fn within_rate(&mut self) -> bool {
         self.limit
             .take(self.config.rate_per_sec, self.config.rate_burst)
+            && self.config.users.take(self.user)
     }
 
     /// Writes a frame built here (not shared) to the socket; a client that
@@ -247,6 +251,7 @@ impl Actor for WsSession {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         self.config.metrics.connections.dec();
+        self.config.users.disconnect(self.user);
         self.config.metrics.actors.alive(Kind::Session).dec();
         // Whatever the reason, the socket ends with the actor (a goodbye
         // already queued still goes out first).

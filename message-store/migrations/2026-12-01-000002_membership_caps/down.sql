@@ -1,0 +1,1 @@
+DROP TABLE user_conversation_counts;
