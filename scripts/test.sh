@@ -37,6 +37,9 @@ cargo test -j2 --workspace --no-fail-fast
 log "system tests: browser end-to-end and loadgen smoke (e2e/run.sh)"
 "$ROOT/e2e/run.sh"
 
+log "fault injection, short form: message-store and a gateway killed under load (scripts/faults.sh --quick)"
+"$ROOT/scripts/faults.sh" --quick
+
 log "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc -j2 --workspace --no-deps --quiet
 
