@@ -21,6 +21,7 @@
 //! | [`message_store`] | conversation ids at connect, with a service token |
 //! | [`metrics`] | Prometheus metrics |
 //! | [`inspect`] | the inspector: actor statistics, message traces, `/inspect` |
+//! | [`users`] | per-user limits on this gateway: connections, send budget |
 
 pub mod actors;
 pub mod inbound;

@@ -7,6 +7,7 @@
 //! | [`health`] | `/healthz`, `/readyz` (named dependency checks) and `/metrics` |
 //! | [`db`] | the diesel-async pool and embedded migrations |
 //! | [`logging`] | `env_logger` set-up |
+//! | [`metrics`] | request counts and latency by route pattern (`from_fn` middleware) |
 
 pub mod auth;
 pub mod db;
