@@ -246,6 +246,9 @@ pub fn print_and_save(args: &Args, plan: &Plan, outcome: &Outcome) -> anyhow::Re
         verdict.refused,
         verdict.history_mismatch
     );
+    if let Some(first) = &verdict.first_lost {
+        println!("  first lost: {first}");
+    }
     println!(
         "  history: missing {}  stored twice {}  ack seq differs {}  (checked {} deliveries; {} conversations compared with history)",
         verdict.history_missing,

@@ -51,6 +51,11 @@ pub struct Verdict {
     pub history_checked: u64,
     /// Deliveries checked (member × message).
     pub checked: u64,
+    /// The first lost message, described (conversation, message, seq,
+    /// sender, member, and what the member got of that conversation), so
+    /// one failed run is enough to start explaining it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_lost: Option<String>,
 }
 
 impl Verdict {
@@ -92,6 +97,14 @@ pub fn verify(
     let mut v = Verdict::default();
     let mut acked: HashMap<ConversationId, HashSet<_>> = HashMap::new();
     let mut acked_seq: HashMap<actors_common::MessageId, i64> = HashMap::new();
+    let mut sender_of: HashMap<actors_common::MessageId, usize> = HashMap::new();
+    for (user, log) in logs.iter().enumerate() {
+        for sent in &log.sent {
+            if let Answer::Acked(id, _) = &sent.answer {
+                sender_of.insert(*id, user);
+            }
+        }
+    }
     for log in logs {
         if let Some(stall) = log.stall {
             v.stalled += 1;
@@ -166,7 +179,27 @@ pub fn verify(
             if let Some(caught) = log.caught_up.get(c) {
                 seen.extend(caught.iter().map(|(id, _)| *id));
             }
-            v.lost += expected.iter().filter(|id| !seen.contains(id)).count() as u64;
+            let missing: Vec<_> = expected.iter().filter(|id| !seen.contains(id)).collect();
+            v.lost += missing.len() as u64;
+            if let (None, Some(&&id)) = (&v.first_lost, missing.first()) {
+                let live: Vec<i64> = got.iter().map(|(_, s)| *s).collect();
+                let caught: Vec<i64> = log
+                    .caught_up
+                    .get(c)
+                    .map(|x| x.iter().map(|(_, s)| *s).collect())
+                    .unwrap_or_default();
+                let span = |s: &[i64]| match (s.iter().min(), s.iter().max()) {
+                    (Some(a), Some(b)) => format!("{} in {a}..={b}", s.len()),
+                    _ => "none".to_owned(),
+                };
+                v.first_lost = Some(format!(
+                    "conversation {c} message {id} seq {} sent by user {} missing at user {m}: live {}, caught up {}",
+                    acked_seq.get(&id).copied().unwrap_or(-1),
+                    sender_of.get(&id).map_or("?".to_owned(), |u| u.to_string()),
+                    span(&live),
+                    span(&caught),
+                ));
+            }
             if let Some(h) = &history {
                 let mismatch = if resilient {
                     let stored: HashSet<&Delivered> = h.iter().collect();
@@ -269,6 +302,16 @@ mod tests {
         let v = judge(&[log(c, &m, &m), log(c, &m[..4], &[])], &plan);
         assert_eq!(v.lost, 1);
         assert!(!v.clean());
+        // The verdict names it: the fifth message, sent by user 0, missing at user 1.
+        let first = v.first_lost.expect("the first lost is described");
+        let (id, seq) = m[4];
+        assert!(
+            first.contains(&format!(
+                "message {id} seq {seq} sent by user 0 missing at user 1"
+            )),
+            "{first}"
+        );
+        assert!(first.contains("live 4 in"), "{first}");
     }
 
     #[test]

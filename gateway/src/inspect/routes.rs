@@ -7,7 +7,7 @@
 //! | route | answers |
 //! |---|---|
 //! | `GET /inspect` | the page (no build step: one HTML file) |
-//! | `GET /inspect/api/snapshot` | a [`Snapshot`] as JSON |
+//! | `GET /inspect/api/snapshot` | a [`Snapshot`](super::snapshot::Snapshot) as JSON |
 //! | `GET /inspect/api/events` | a snapshot a second, as server-sent events |
 //! | `GET /inspect/api/traces/{id}` | a kept trace, merged with what `INSPECT_PEERS` keep of it |
 
