@@ -123,6 +123,34 @@ async fn spawn_stack_full(
 }
 
 impl Stack {
+    /// A gateway's `/metrics`, as text.
+    pub async fn metrics(&self, gateway: usize) -> String {
+        let url = format!("http://127.0.0.1:{}/metrics", self.gateways[gateway].port);
+        let body = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .body()
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&body).into_owned()
+    }
+
+    /// Waits until a gateway's `/metrics` holds `line` (a counter or gauge
+    /// reaching a value is the fact waited for), for at most 10 s.
+    pub async fn wait_for_metric(&self, gateway: usize, line: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !self.metrics(gateway).await.lines().any(|l| l == line) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{line} never in /metrics"
+            );
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// Starts one more gateway on this stack (it joins the running system,
     /// as a gateway started later in a deployment does); returns its index.
     pub async fn spawn_gateway(&mut self, tweak: impl Fn(&mut Settings)) -> usize {

@@ -140,22 +140,7 @@ async fn a_known_sequence_gives_exact_actor_counts() {
     assert_eq!(after["sessions"].as_array().unwrap().len(), 3);
 
     // The same counts in /metrics.
-    let metrics = String::from_utf8(
-        stack
-            .http
-            .get(format!(
-                "http://127.0.0.1:{}/metrics",
-                stack.gateways[0].port
-            ))
-            .send()
-            .await
-            .unwrap()
-            .body()
-            .await
-            .unwrap()
-            .to_vec(),
-    )
-    .unwrap();
+    let metrics = stack.metrics(0).await;
     let line = format!(
         "gateway_actor_messages_total{{kind=\"hub\",message=\"Deliver\"}} {}",
         handled(&after, "hub", "Deliver")

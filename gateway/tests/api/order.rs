@@ -160,19 +160,7 @@ async fn a_hundred_conversations_created_and_sent_to_at_once_lose_nothing() {
         }
         create_then_send(&stack, round, &users, &mut clients).await;
     }
-    let metrics = stack
-        .http
-        .get(format!(
-            "http://127.0.0.1:{}/metrics",
-            stack.gateways[0].port
-        ))
-        .send()
-        .await
-        .unwrap()
-        .body()
-        .await
-        .unwrap();
-    let metrics = String::from_utf8_lossy(&metrics);
+    let metrics = stack.metrics(0).await;
     assert!(
         !metrics.contains("gateway_errors_total{code=\"not_participant\"}"),
         "nothing refused: {metrics}"

@@ -329,22 +329,7 @@ async fn a_user_past_the_connection_cap_is_refused_while_others_connect() {
     // A closed connection's slot is free again once its session has ended:
     // wait for that fact (the gateway's connection count), then connect.
     drop(held.pop());
-    let metrics = format!("http://127.0.0.1:{}/metrics", stack.gateways[0].port);
-    for _ in 0..200 {
-        let body = stack
-            .http
-            .get(&metrics)
-            .send()
-            .await
-            .unwrap()
-            .body()
-            .await
-            .unwrap();
-        if String::from_utf8_lossy(&body).contains("gateway_connections 3\n") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    stack.wait_for_metric(0, "gateway_connections 3").await;
     let (status, text, _again) = upgrade_answer(&stack, hog).await;
     assert_eq!(status, 101, "{text}");
 }
