@@ -147,6 +147,15 @@ async fn history(
             }
         }
     };
+    // How far ingest has stored this partition, read before the page: ingest
+    // commits rows and offset together, so every row below the offset read
+    // here is in the page read after it. (Read after the page, the offset
+    // could count a row committed in between, and a client would take the
+    // page for complete while it misses that row.)
+    let partition = actors_common::log::partition_of(*id, log.partitions);
+    let complete_through = ingest::next_offset(&mut conn, &log.topic, partition)
+        .await?
+        .map_or(-1, |next| next - 1);
     // Until ingest has read the event that added the caller, nothing stored
     // is theirs to see.
     let (rows, more) = match messages::visible_after(&mut conn, conversation, me).await? {
@@ -158,10 +167,6 @@ async fn history(
     } else {
         None
     };
-    let partition = actors_common::log::partition_of(*id, log.partitions);
-    let complete_through = ingest::next_offset(&mut conn, &log.topic, partition)
-        .await?
-        .map_or(-1, |next| next - 1);
     let messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
     Ok(HttpResponse::Ok().json(json!({
         "messages": messages,

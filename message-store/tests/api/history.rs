@@ -237,3 +237,95 @@ async fn history_pages_are_index_range_scans_of_the_query_the_route_runs() {
         );
     }
 }
+
+/// A page that says it is complete through seq `s` holds every stored
+/// message up to `s`, even when ingest commits one while the page is read.
+/// Ingest's commit (a row and the offset past it) is held open with a lock
+/// on `ingest_offsets` until the request waits on that lock; read in the
+/// wrong order (page, then offset) the request answers a page without the
+/// row and an offset that counts it.
+#[actix_web::test]
+async fn complete_through_never_counts_a_message_the_page_lacks() {
+    use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+    use diesel_async::SimpleAsyncConnection as _;
+
+    let app = spawn_app().await;
+    let me = UserId::new_random();
+    let conv = app.create_group(me, &[]).await;
+    let seeded = app.seed(conv, me, 1).await;
+    let last = seeded[0].seq;
+    let partition =
+        actors_common::log::partition_of(conv, actors_common::kafka::MESSAGES_PARTITIONS);
+    let late = uuid::Uuid::now_v7();
+
+    // Ingest's commit, held open.
+    let mut commit = app.conn().await;
+    commit
+        .batch_execute("BEGIN; LOCK TABLE ingest_offsets IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    diesel::sql_query(
+        "INSERT INTO messages (conversation_id, id, sender_id, body, created_at, client_id, seq) \
+         VALUES ($1, $2, $3, 'late', now(), NULL, $4)",
+    )
+    .bind::<SqlUuid, _>(conv.as_uuid())
+    .bind::<SqlUuid, _>(late)
+    .bind::<SqlUuid, _>(me.as_uuid())
+    .bind::<BigInt, _>(last + 1)
+    .execute(&mut commit)
+    .await
+    .unwrap();
+    diesel::sql_query(
+        "UPDATE ingest_offsets SET next_offset = $1 WHERE topic = $2 AND partition = $3",
+    )
+    .bind::<BigInt, _>(last + 2)
+    .bind::<Text, _>(&app.topics.messages)
+    .bind::<diesel::sql_types::Integer, _>(partition)
+    .execute(&mut commit)
+    .await
+    .unwrap();
+
+    // The request, until it waits on the lock.
+    let path = format!("/conversations/{conv}/messages?after_seq={last}&limit=100");
+    let request = app.get(&path, me);
+    let waiting = async {
+        let mut watch = app.conn().await;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            #[derive(diesel::QueryableByName)]
+            struct Count {
+                #[diesel(sql_type = BigInt)]
+                n: i64,
+            }
+            let waiting: Count = diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_stat_activity \
+                  WHERE datname = current_database() AND wait_event_type = 'Lock' \
+                    AND query LIKE '%ingest_offsets%' AND pid <> pg_backend_pid()",
+            )
+            .get_result(&mut watch)
+            .await
+            .unwrap();
+            if waiting.n > 0 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the request never waited"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        commit.batch_execute("COMMIT").await.unwrap();
+    };
+    let ((status, page), ()) = tokio::join!(request, waiting);
+    assert_eq!(status, 200, "{page}");
+    let complete_through = page["complete_through"].as_i64().unwrap();
+    let ids = ids_of(&page);
+    if complete_through > last {
+        assert!(
+            ids.contains(&MessageId(late)),
+            "complete through {complete_through} but the page lacks seq {}: {page}",
+            last + 1
+        );
+    }
+    assert_eq!(complete_through, last + 1, "the page waited for the commit");
+}
