@@ -178,6 +178,7 @@ pub async fn create_private(
             private_high: Some(high),
             created_at,
             membership_version: 1,
+            activity_at: created_at,
         };
         let inserted: Option<ConversationRow> = diesel::insert_into(conversations::table)
             .values(&row)
@@ -234,6 +235,7 @@ pub async fn create_group(
             private_high: None,
             created_at,
             membership_version: 1,
+            activity_at: created_at,
         };
         let row = diesel::insert_into(conversations::table)
             .values(&row)
@@ -302,23 +304,75 @@ pub async fn announced_member(
     Ok(Some(!pending))
 }
 
-/// Active participants of each conversation, in joining order.
+/// Participants a list entry names (a group's first, in joining order);
+/// `GET /conversations/{id}` names them all.
+pub const LISTED_PARTICIPANTS: i64 = 20;
+
+/// How many participants of each conversation a view names.
+#[derive(Clone, Copy, Debug)]
+enum Named {
+    All,
+    First(i64),
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = SqlUuid)]
+    conversation_id: Uuid,
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+/// Active participants of each conversation, in joining order (all, or the
+/// first few of each, read from the `participants_active_by_join` index),
+/// and how many each has.
 async fn participants_of(
     conn: &mut AsyncPgConnection,
     ids: &[Uuid],
-) -> QueryResult<HashMap<Uuid, Vec<ParticipantView>>> {
-    let rows: Vec<ParticipantRow> = participants::table
-        .filter(participants::conversation_id.eq_any(ids))
-        .filter(participants::left_at.is_null())
-        .order((participants::joined_at, participants::user_id))
-        .select(ParticipantRow::as_select())
-        .load(conn)
-        .await?;
-    let mut by_conversation: HashMap<Uuid, Vec<ParticipantView>> = HashMap::new();
+    named: Named,
+) -> QueryResult<HashMap<Uuid, (Vec<ParticipantView>, i64)>> {
+    let rows: Vec<ParticipantRow> = match named {
+        Named::All => {
+            participants::table
+                .filter(participants::conversation_id.eq_any(ids))
+                .filter(participants::left_at.is_null())
+                .order((participants::joined_at, participants::user_id))
+                .select(ParticipantRow::as_select())
+                .load(conn)
+                .await?
+        }
+        Named::First(n) => {
+            diesel::sql_query(
+                "SELECT p.* FROM unnest($1) AS c(id) \
+                 CROSS JOIN LATERAL (SELECT * FROM participants \
+                     WHERE conversation_id = c.id AND left_at IS NULL \
+                     ORDER BY joined_at, user_id LIMIT $2) p \
+                 ORDER BY p.conversation_id, p.joined_at, p.user_id",
+            )
+            .bind::<Array<SqlUuid>, _>(ids)
+            .bind::<BigInt, _>(n)
+            .load(conn)
+            .await?
+        }
+    };
+    let counts: Vec<CountRow> = diesel::sql_query(
+        "SELECT c.id AS conversation_id, \
+                (SELECT count(*) FROM participants \
+                  WHERE conversation_id = c.id AND left_at IS NULL) AS count \
+           FROM unnest($1) AS c(id)",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .load(conn)
+    .await?;
+    let mut by_conversation: HashMap<Uuid, (Vec<ParticipantView>, i64)> = counts
+        .into_iter()
+        .map(|c| (c.conversation_id, (Vec::new(), c.count)))
+        .collect();
     for r in rows {
         by_conversation
             .entry(r.conversation_id)
             .or_default()
+            .0
             .push(ParticipantView {
                 user_id: UserId(r.user_id),
                 joined_at: r.joined_at,
@@ -368,56 +422,112 @@ async fn last_messages(
         .collect())
 }
 
-/// Builds the views of conversations a viewer belongs to.
+/// Builds the views of conversations a viewer belongs to, in the order given.
 async fn views(
     conn: &mut AsyncPgConnection,
     memberships: Vec<(ConversationRow, ParticipantRow)>,
+    named: Named,
 ) -> QueryResult<Vec<ConversationView>> {
     let ids: Vec<Uuid> = memberships.iter().map(|(c, _)| c.id).collect();
     let Some(viewer) = <[_]>::first(&memberships).map(|(_, p)| p.user_id) else {
         return Ok(Vec::new());
     };
-    let mut people = participants_of(conn, &ids).await?;
+    let mut people = participants_of(conn, &ids, named).await?;
     let floors = floors(conn, viewer, &ids).await?;
     let mut last = last_messages(conn, &floors).await?;
     Ok(memberships
         .into_iter()
-        .map(|(c, _)| ConversationView {
-            id: ConversationId(c.id),
-            participants: people.remove(&c.id).unwrap_or_default(),
-            last_message: last.remove(&c.id),
-            kind: c.kind,
-            name: c.name,
-            created_at: c.created_at,
+        .map(|(c, _)| {
+            let (participants, participant_count) = people.remove(&c.id).unwrap_or_default();
+            ConversationView {
+                id: ConversationId(c.id),
+                participants,
+                participant_count,
+                last_message: last.remove(&c.id),
+                kind: c.kind,
+                name: c.name,
+                created_at: c.created_at,
+            }
         })
         .collect())
 }
 
-/// One conversation as `viewer` sees it.
+/// One conversation as `viewer` sees it, with every participant.
 pub async fn view(
     conn: &mut AsyncPgConnection,
     conversation: ConversationRow,
     viewer: ParticipantRow,
 ) -> QueryResult<ConversationView> {
-    let mut all = views(conn, vec![(conversation, viewer)]).await?;
+    let mut all = views(conn, vec![(conversation, viewer)], Named::All).await?;
     all.pop().ok_or(diesel::result::Error::NotFound)
 }
 
-/// `user`'s conversations, newest activity first.
-pub async fn list_for_user(
+/// Where a page of a conversation list ends: the last entry's sort key.
+/// Opaque to clients: `<activity_at in microseconds>.<id>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListCursor {
+    pub activity_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl ListCursor {
+    fn of(row: &ConversationRow) -> Self {
+        Self {
+            activity_at: row.activity_at,
+            id: row.id,
+        }
+    }
+
+    /// Reads a cursor this module wrote; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (micros, id) = s.split_once('.')?;
+        Some(Self {
+            activity_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            id: Uuid::try_parse(id).ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for ListCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.activity_at.timestamp_micros(), self.id)
+    }
+}
+
+/// A page of `user`'s conversations, newest activity first, after `after`
+/// (keyset on `(activity_at, id)`), and where the next page starts. Each
+/// entry names at most [`LISTED_PARTICIPANTS`] participants.
+pub async fn list_page(
     conn: &mut AsyncPgConnection,
     user: Uuid,
-) -> QueryResult<Vec<ConversationView>> {
-    let memberships: Vec<(ConversationRow, ParticipantRow)> = conversations::table
+    after: Option<ListCursor>,
+    limit: i64,
+) -> QueryResult<(Vec<ConversationView>, Option<ListCursor>)> {
+    let mut query = conversations::table
         .inner_join(participants::table)
         .filter(participants::user_id.eq(user))
         .filter(participants::left_at.is_null())
         .select((ConversationRow::as_select(), ParticipantRow::as_select()))
-        .load(conn)
-        .await?;
-    let mut all = views(conn, memberships).await?;
-    all.sort_by(|a, b| b.activity_at().cmp(&a.activity_at()).then(b.id.cmp(&a.id)));
-    Ok(all)
+        .order((conversations::activity_at.desc(), conversations::id.desc()))
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(c) = after {
+        query = query.filter(
+            conversations::activity_at
+                .lt(c.activity_at)
+                .or(conversations::activity_at
+                    .eq(c.activity_at)
+                    .and(conversations::id.lt(c.id))),
+        );
+    }
+    let mut memberships: Vec<(ConversationRow, ParticipantRow)> = query.load(conn).await?;
+    let more = memberships.len() as i64 > limit;
+    memberships.truncate(usize::try_from(limit).unwrap_or(0));
+    let next = more
+        .then(|| memberships.last().map(|(c, _)| ListCursor::of(c)))
+        .flatten();
+    let page = views(conn, memberships, Named::First(LISTED_PARTICIPANTS)).await?;
+    Ok((page, next))
 }
 
 /// Renames a group `caller` belongs to.

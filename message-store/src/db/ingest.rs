@@ -369,6 +369,7 @@ pub async fn apply(
             // A record stored before (a replay) conflicts on its id.
             applied.duplicates += chunk.len() - n;
         }
+        bump_activity(conn, &rows).await?;
         let repeats: Vec<_> = repeats
             .into_iter()
             .map(|(c, seq, sender, client)| {
@@ -390,4 +391,28 @@ pub async fn apply(
         Ok(applied)
     })
     .await
+}
+
+/// Moves each conversation's `activity_at` (its place in lists) forward to
+/// its newest message of the batch: one statement per batch.
+async fn bump_activity(conn: &mut AsyncPgConnection, rows: &[MessageRow]) -> QueryResult<()> {
+    let mut newest: HashMap<Uuid, chrono::DateTime<chrono::Utc>> = HashMap::new();
+    for r in rows {
+        let at = newest.entry(r.conversation_id).or_insert(r.created_at);
+        *at = (*at).max(r.created_at);
+    }
+    if newest.is_empty() {
+        return Ok(());
+    }
+    let (ids, ats): (Vec<Uuid>, Vec<_>) = newest.into_iter().unzip();
+    diesel::sql_query(
+        "UPDATE conversations c SET activity_at = v.at \
+           FROM unnest($1, $2) AS v(id, at) \
+          WHERE c.id = v.id AND c.activity_at < v.at",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Timestamptz>, _>(ats)
+    .execute(conn)
+    .await
+    .map(|_| ())
 }

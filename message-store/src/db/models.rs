@@ -21,6 +21,9 @@ pub struct ConversationRow {
     pub private_high: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub membership_version: i64,
+    /// Its creation or its newest stored message, whichever is later: the
+    /// list's sort key.
+    pub activity_at: DateTime<Utc>,
 }
 
 impl ConversationRow {
@@ -29,7 +32,7 @@ impl ConversationRow {
     }
 }
 
-#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, QueryableByName)]
 #[diesel(table_name = participants, check_for_backend(diesel::pg::Pg))]
 pub struct ParticipantRow {
     pub conversation_id: Uuid,
@@ -107,15 +110,10 @@ pub struct ConversationView {
     pub name: Option<String>,
     #[serde(with = "actors_common::time::rfc3339_millis")]
     pub created_at: DateTime<Utc>,
+    /// Every active participant in joining order; in a list page, only the
+    /// first [`crate::db::conversations::LISTED_PARTICIPANTS`].
     pub participants: Vec<ParticipantView>,
+    /// How many active participants there are.
+    pub participant_count: i64,
     pub last_message: Option<Message>,
-}
-
-impl ConversationView {
-    /// When this conversation last had visible activity (its list sort key).
-    pub fn activity_at(&self) -> DateTime<Utc> {
-        self.last_message
-            .as_ref()
-            .map_or(self.created_at, |m| m.created_at.max(self.created_at))
-    }
 }

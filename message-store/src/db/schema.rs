@@ -9,6 +9,7 @@ diesel::table! {
         private_high -> Nullable<Uuid>,
         created_at -> Timestamptz,
         membership_version -> Int8,
+        activity_at -> Timestamptz,
     }
 }
 

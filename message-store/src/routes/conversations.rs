@@ -18,8 +18,9 @@ use serde_json::json;
 use service_kit::db::PgPool;
 use service_kit::{Caller, HttpError};
 
-use crate::db::conversations::{self, Caps, MembershipError};
+use crate::db::conversations::{self, Caps, ListCursor, MembershipError};
 use crate::kafka::publisher::{Announced, Publisher};
+use crate::routes::messages::{DEFAULT_LIMIT, MAX_LIMIT};
 
 /// Most participants a group may be created with in one request.
 pub const MAX_INITIAL_PARTICIPANTS: usize = 10_000;
@@ -50,10 +51,41 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn list(caller: Caller, pool: web::Data<PgPool>) -> Result<HttpResponse, HttpError> {
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<i64>,
+    after: Option<String>,
+}
+
+/// `GET /conversations?limit=&after=`: a page of the caller's
+/// conversations, newest activity first; `next` is the `after` of the
+/// following page, `null` on the last. The cost of a page does not depend
+/// on how many conversations the caller is in beyond the page.
+async fn list(
+    caller: Caller,
+    pool: web::Data<PgPool>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(HttpError::bad_request(
+            "invalid_limit",
+            format!("limit must be 1 to {MAX_LIMIT}"),
+        ));
+    }
+    let after = match query.after.as_deref() {
+        None => None,
+        Some(s) => Some(ListCursor::parse(s).ok_or_else(|| {
+            HttpError::bad_request("invalid_cursor", "not a cursor this list gave")
+        })?),
+    };
     let mut conn = pool.get().await?;
-    let all = conversations::list_for_user(&mut conn, caller.user_id.as_uuid()).await?;
-    Ok(HttpResponse::Ok().json(json!({ "conversations": all })))
+    let (page, next) =
+        conversations::list_page(&mut conn, caller.user_id.as_uuid(), after, limit).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "conversations": page,
+        "next": next.map(|c| c.to_string()),
+    })))
 }
 
 async fn ids(caller: Caller, pool: web::Data<PgPool>) -> Result<HttpResponse, HttpError> {
@@ -118,6 +150,9 @@ async fn create(
     body: web::Json<NewConversation>,
 ) -> Result<HttpResponse, HttpError> {
     let me = caller.user_id;
+    // Every connection is given back before `announce`, which needs one of
+    // its own: requests holding theirs while waiting would starve it (a
+    // pool's worth of concurrent creates each waited out the timeout).
     let mut conn = pool.get().await?;
     let (row, created) = match body.into_inner() {
         NewConversation::Private { participant_id } => {
@@ -148,6 +183,7 @@ async fn create(
             (row, true)
         }
     };
+    drop(conn);
     if created {
         publisher
             .announce(ConversationId(row.id), ANNOUNCE_TIMEOUT)
@@ -157,7 +193,7 @@ async fn create(
             row.id
         );
     }
-    let view = view_as(&mut conn, row.id, me).await?;
+    let view = view_as(&mut *pool.get().await?, row.id, me).await?;
     let mut resp = if created {
         HttpResponse::Created()
     } else {
@@ -190,10 +226,15 @@ async fn rename(
 ) -> Result<HttpResponse, HttpError> {
     let name = body.into_inner().name.trim().to_owned();
     validation::group_name(&name).map_err(HttpError::from_invalid)?;
-    let mut conn = pool.get().await?;
-    conversations::rename(&mut conn, id.as_uuid(), caller.user_id.as_uuid(), &name).await?;
+    conversations::rename(
+        &mut *pool.get().await?,
+        id.as_uuid(),
+        caller.user_id.as_uuid(),
+        &name,
+    )
+    .await?;
     publisher.announce(*id, ANNOUNCE_TIMEOUT).await;
-    let view = view_as(&mut conn, id.as_uuid(), caller.user_id).await?;
+    let view = view_as(&mut *pool.get().await?, id.as_uuid(), caller.user_id).await?;
     Ok(HttpResponse::Ok().json(json!({ "conversation": view })))
 }
 
@@ -211,9 +252,8 @@ async fn add_participant(
     body: web::Json<NewParticipant>,
 ) -> Result<HttpResponse, HttpError> {
     let user = body.into_inner().user_id;
-    let mut conn = pool.get().await?;
     let added = conversations::add_participant(
-        &mut conn,
+        &mut *pool.get().await?,
         id.as_uuid(),
         caller.user_id.as_uuid(),
         user.as_uuid(),
@@ -235,9 +275,8 @@ async fn remove_participant(
     path: web::Path<(ConversationId, UserId)>,
 ) -> Result<HttpResponse, HttpError> {
     let (id, user) = path.into_inner();
-    let mut conn = pool.get().await?;
     conversations::remove_participant(
-        &mut conn,
+        &mut *pool.get().await?,
         id.as_uuid(),
         caller.user_id.as_uuid(),
         user.as_uuid(),

@@ -494,3 +494,108 @@ async fn a_group_has_at_most_its_cap_of_participants() {
         .await;
     assert_eq!(status, 201);
 }
+
+/// A thousand groups made by strangers naming one victim: the victim's list
+/// is pages of a bounded size, every conversation on exactly one page, in
+/// activity order; one page names at most 20 participants of each group,
+/// with the count; the victim can still open and leave one.
+#[actix_web::test]
+async fn the_list_is_keyset_pages_on_activity_whatever_its_length() {
+    let app = spawn_app().await;
+    let victim = UserId::new_random();
+    let crowd: Vec<UserId> = (0..30).map(|_| UserId::new_random()).collect();
+    let big = app.create_group(victim, &crowd).await;
+    // Eight at a time: the test instance's pool has eight connections.
+    for batch in 0..125 {
+        let app = &app;
+        let creates = (0..8).map(|_| {
+            let attacker = UserId::new_random();
+            let body = json!({"kind": "group", "name": format!("spam {batch}"), "participant_ids": [victim]});
+            async move { app.post("/conversations", attacker, body).await }
+        });
+        for (status, body) in futures_util::future::join_all(creates).await {
+            assert_eq!(status, 201, "{body}");
+        }
+    }
+
+    let mut seen = std::collections::HashSet::new();
+    let mut last_created: Option<String> = None;
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &after {
+            Some(a) => format!("/conversations?limit=100&after={a}"),
+            None => "/conversations?limit=100".to_owned(),
+        };
+        let (status, page) = app.get(&path, victim).await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        let list = page["conversations"].as_array().unwrap();
+        assert!(list.len() <= 100);
+        for c in list {
+            assert!(
+                seen.insert(c["id"].as_str().unwrap().to_owned()),
+                "listed twice: {c}"
+            );
+            // No messages: activity is creation, newest first.
+            let created = c["created_at"].as_str().unwrap().to_owned();
+            if let Some(prev) = &last_created {
+                assert!(&created <= prev, "{created} after {prev}");
+            }
+            last_created = Some(created);
+            assert!(c["participants"].as_array().unwrap().len() <= 20);
+            if c["id"] == json!(big) {
+                assert_eq!(c["participant_count"], 31);
+                assert_eq!(c["participants"].as_array().unwrap().len(), 20);
+            } else {
+                assert_eq!(c["participant_count"], 2);
+            }
+        }
+        match page["next"].as_str() {
+            Some(n) => after = Some(n.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!((seen.len(), pages), (1001, 11));
+    let (_, ids) = app.get("/conversations/ids", victim).await;
+    assert_eq!(ids["ids"].as_array().unwrap().len(), 1001);
+
+    // A message moves the oldest conversation to the top of the first page.
+    app.seed(big, victim, 1).await;
+    let (_, first) = app.get("/conversations?limit=1", victim).await;
+    assert_eq!(first["conversations"][0]["id"], json!(big));
+    assert!(first["next"].is_string());
+    // Opening it names everyone; leaving it works.
+    let (_, one) = app.get(&format!("/conversations/{big}"), victim).await;
+    assert_eq!(
+        one["conversation"]["participants"]
+            .as_array()
+            .unwrap()
+            .len(),
+        31
+    );
+    assert_eq!(one["conversation"]["participant_count"], 31);
+    let (status, _) = app
+        .call(
+            "DELETE",
+            &format!("/conversations/{big}/participants/{victim}"),
+            victim,
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+
+    for (query, code) in [
+        ("limit=0", "invalid_limit"),
+        ("limit=101", "invalid_limit"),
+        ("after=yesterday", "invalid_cursor"),
+        ("after=12.not-a-uuid", "invalid_cursor"),
+    ] {
+        let (status, body) = app.get(&format!("/conversations?{query}"), victim).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{query}"
+        );
+    }
+}
