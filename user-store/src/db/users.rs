@@ -16,6 +16,11 @@ pub async fn insert(conn: &mut AsyncPgConnection, user: &User) -> QueryResult<Us
         .await
 }
 
+/// Removes a profile; how many rows went (0 or 1).
+pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
+    diesel::delete(users::table.find(id)).execute(conn).await
+}
+
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
     users::table
         .find(id)

@@ -1,4 +1,6 @@
-//! `/users`: create (bff, at registration), get one, search and batch lookup.
+//! `/users`: create (bff, at registration; a retry with the same id and
+//! fields is answered with the profile it made), remove (the bff undoing a
+//! registration), get one, search and batch lookup.
 
 use actix_web::{web, HttpResponse};
 use actors_common::validation;
@@ -22,7 +24,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(create))
             .route(web::get().to(list)),
     )
-    .service(web::resource("/users/{id}").route(web::get().to(get)));
+    .service(
+        web::resource("/users/{id}")
+            .route(web::get().to(get))
+            .route(web::delete().to(remove)),
+    );
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,7 +70,19 @@ async fn create(
         }
         Err(e) => Err(match unique_violation(&e) {
             Some("users_pkey") => {
-                HttpError::conflict("user_exists", "a profile with this id exists")
+                // The same request again (its answer was lost): the same answer.
+                return match users::find(&mut conn, user.id).await? {
+                    Some(existing)
+                        if existing.username == user.username
+                            && existing.display_name == user.display_name =>
+                    {
+                        Ok(HttpResponse::Created().json(json!({ "user": existing })))
+                    }
+                    _ => Err(HttpError::conflict(
+                        "user_exists",
+                        "a profile with this id exists",
+                    )),
+                };
             }
             Some("users_username_key") => {
                 HttpError::conflict("username_taken", "that username is taken")
@@ -72,6 +90,27 @@ async fn create(
             _ => e.into(),
         }),
     }
+}
+
+/// `DELETE /users/{id}`: only the token's subject, and only the bff mints
+/// such tokens: it undoes a registration whose account it could not keep,
+/// so the username is free again. 204 whether or not it existed.
+async fn remove(
+    caller: Caller,
+    pool: web::Data<PgPool>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, HttpError> {
+    let id = id.into_inner();
+    if caller.user_id.as_uuid() != id {
+        return Err(HttpError::forbidden(
+            "a profile can be removed only by the token's subject",
+        ));
+    }
+    let mut conn = pool.get().await?;
+    if users::delete(&mut conn, id).await? > 0 {
+        log::info!("users: removed user_id={id}");
+    }
+    Ok(HttpResponse::NoContent().finish())
 }
 
 async fn get(

@@ -56,13 +56,15 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
-        let mut resp = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request");
+        Self::send(self.client.get(format!("{}{path}", self.base)), token).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (u16, Value) {
+        Self::send(self.client.delete(format!("{}{path}", self.base)), token).await
+    }
+
+    async fn send(req: awc::ClientRequest, token: &str) -> (u16, Value) {
+        let mut resp = req.bearer_auth(token).send().await.expect("request");
         let body = resp
             .json::<Value>()
             .limit(1 << 20)

@@ -96,6 +96,35 @@ async fn duplicate_id_and_username_conflict() {
 }
 
 #[actix_web::test]
+async fn a_retried_create_gets_the_same_profile_and_a_removed_one_frees_its_name() {
+    let app = spawn_app().await;
+    let id = UserId::new_random();
+    let body = json!({"id": id, "username": "dave", "display_name": "Dave"});
+    let (status, first) = app.post("/users", &app.token(id), &body).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = app.post("/users", &app.token(id), &body).await;
+    assert_eq!(status, 201, "the retry is answered like the first: {again}");
+    assert_eq!(again["user"], first["user"], "with the same profile");
+
+    // Someone else may not remove it; its subject may, and the name is free.
+    let other = UserId::new_random();
+    let (status, _) = app.delete(&format!("/users/{id}"), &app.token(other)).await;
+    assert_eq!(status, 403);
+    let (status, _) = app.delete(&format!("/users/{id}"), &app.token(id)).await;
+    assert_eq!(status, 204);
+    let (status, _) = app.get(&format!("/users/{id}"), &app.token(id)).await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .post(
+            "/users",
+            &app.token(other),
+            &json!({"id": other, "username": "dave"}),
+        )
+        .await;
+    assert_eq!(status, 201, "the username can be registered again");
+}
+
+#[actix_web::test]
 async fn invalid_fields_are_refused_with_their_codes() {
     let app = spawn_app().await;
     let id = UserId::new_random();
@@ -204,6 +233,8 @@ async fn refuses_bad_tokens_with_their_reason() {
         iat: now - 120,
         exp: now - 60,
         jti: uuid::Uuid::new_v4(),
+        sid: None,
+        sx: None,
     });
     let other_secret = JwtKeys::new(b"not-the-secret-at-all-0123456789").mint(
         ISSUER_BFF,
