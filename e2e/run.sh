@@ -59,7 +59,8 @@ start gateway "$GW_PORT" "${GATEWAY_ENV[@]}" "${GW1_ENV[@]}"
 start gateway-2 "$GW2_PORT" "${GATEWAY_ENV[@]}" GATEWAY_NAME=gw-2 INSPECT_PEERS="http://127.0.0.1:$GW_PORT"
 start bff "$BFF_PORT" DATABASE_URL="$DB/chat_bff" USER_STORE_URL="http://127.0.0.1:$US_PORT" \
   MESSAGE_STORE_URL="http://127.0.0.1:$MS_PORT" GATEWAY_PUBLIC_URL="ws://127.0.0.1:$GW_PORT/ws" \
-  LOGIN_PER_ADDRESS_PER_MIN=1000 SIGNUP_PER_ADDRESS_PER_MIN=1000
+  GATEWAY_URLS="http://127.0.0.1:$GW_PORT,http://127.0.0.1:$GW2_PORT" \
+  LOGIN_PER_ADDRESS_PER_MIN=1000 SIGNUP_PER_ADDRESS_PER_MIN=1000 GROUPS_PER_USER_PER_MIN=1000
 
 # The tests stop and start the gateway through this script.
 cat >"$STACK/gateway.sh" <<GW

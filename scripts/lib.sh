@@ -91,7 +91,7 @@ start_tansu() {
 create_topics() {
   local port=$1 prefix=${2:-}
   local t parts
-  for t in chat.messages:6 chat.typing:3; do
+  for t in chat.messages:6 chat.typing:3 chat.sessions:1; do
     parts=${t##*:}; t=${t%%:*}
     tansu topic create "$prefix$t" --partitions "$parts" --broker "tcp://127.0.0.1:$port" \
       >/dev/null 2>&1 || true

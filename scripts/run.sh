@@ -112,7 +112,8 @@ if [ -x "$BIN_DIR/bff" ]; then
   start_service bff "$BFF_PORT" PORT="$BFF_PORT" DATABASE_URL="$DB/chat_bff" \
     USER_STORE_URL="http://127.0.0.1:$USER_STORE_PORT" \
     MESSAGE_STORE_URL="http://127.0.0.1:$MESSAGE_STORE_PORT" \
-    GATEWAY_PUBLIC_URL="$GATEWAY_PUBLIC_URL"
+    GATEWAY_PUBLIC_URL="$GATEWAY_PUBLIC_URL" \
+    GATEWAY_URLS="$(seq -s, "$GATEWAY_PORT" $((GATEWAY_PORT + GATEWAYS - 1)) | sed 's#\([0-9]*\)#http://127.0.0.1:\1#g')"
 fi
 
 URL="http://127.0.0.1:$BFF_PORT"

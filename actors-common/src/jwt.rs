@@ -45,6 +45,23 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
+    /// The browser session a gateway token was minted for (see
+    /// [`Session`]); absent in every other token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// When that session expires, in Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sx: Option<i64>,
+}
+
+/// The session a gateway token carries: a gateway closes its sockets with
+/// 1008 when it expires (`sx`) or is ended (`sid`, on `chat.sessions`).
+/// `sid` is a public name of the session, not its secret: the bff derives
+/// it from the hash it stores.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub sid: String,
+    pub expires_at: i64,
 }
 
 /// Why a token was refused. Each maps to the protocol's error code.
@@ -104,8 +121,27 @@ impl JwtKeys {
             iat: now,
             exp: now.saturating_add(ttl),
             jti: Uuid::new_v4(),
+            sid: None,
+            sx: None,
         };
         self.sign(&claims)
+    }
+
+    /// A browser's gateway token: like [`JwtKeys::mint`], and naming the
+    /// session it came from, never outliving it.
+    pub fn mint_for_session(&self, sub: UserId, ttl: Duration, session: &Session) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        self.sign(&Claims {
+            iss: ISSUER_BFF.to_owned(),
+            aud: AUDIENCE_GATEWAY.to_owned(),
+            sub,
+            iat: now,
+            exp: now.saturating_add(ttl).min(session.expires_at),
+            jti: Uuid::new_v4(),
+            sid: Some(session.sid.clone()),
+            sx: Some(session.expires_at),
+        })
     }
 
     /// Signs arbitrary claims with HS256 (tests use it to forge edge cases).
@@ -172,6 +208,8 @@ mod tests {
             iat: now,
             exp: now + exp_offset,
             jti: Uuid::new_v4(),
+            sid: None,
+            sx: None,
         }
     }
 

@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | `chat.messages` | conversation id | messages, membership changes and renames of a conversation, in its one order (`crate::log`) |
 //! | `chat.typing` | conversation id | [`UserTyped`] (ephemeral) |
+//! | `chat.sessions` | user id | [`SessionEnded`] (ephemeral): a browser session was logged out; every gateway closes its sockets |
 //!
 //! PROTOCOL.md's default layout also has `chat.participants.created` and
 //! `chat.participants.removed`. Membership events travel on the
@@ -45,6 +46,7 @@ use crate::ids::{ConversationId, UserId};
 /// Base names of the topics. A deployment (or a test) may prefix them.
 pub const TOPIC_MESSAGES: &str = "chat.messages";
 pub const TOPIC_TYPING: &str = "chat.typing";
+pub const TOPIC_SESSIONS: &str = "chat.sessions";
 
 /// Partitions of `chat.messages` in the local stack and in tests.
 pub const MESSAGES_PARTITIONS: i32 = 6;
@@ -56,6 +58,7 @@ pub struct Topics {
     pub prefix: String,
     pub messages: String,
     pub typing: String,
+    pub sessions: String,
 }
 
 impl Topics {
@@ -64,6 +67,7 @@ impl Topics {
             prefix: prefix.to_owned(),
             messages: format!("{prefix}{TOPIC_MESSAGES}"),
             typing: format!("{prefix}{TOPIC_TYPING}"),
+            sessions: format!("{prefix}{TOPIC_SESSIONS}"),
         }
     }
 
@@ -73,8 +77,12 @@ impl Topics {
     }
 
     /// Every topic with the partition count it is created with.
-    pub fn all(&self) -> [(&str, i32); 2] {
-        [(&self.messages, MESSAGES_PARTITIONS), (&self.typing, 3)]
+    pub fn all(&self) -> [(&str, i32); 3] {
+        [
+            (&self.messages, MESSAGES_PARTITIONS),
+            (&self.typing, 3),
+            (&self.sessions, 1),
+        ]
     }
 }
 
@@ -89,6 +97,14 @@ impl Default for Topics {
 pub struct UserTyped {
     pub conversation_id: ConversationId,
     pub user_id: UserId,
+}
+
+/// A browser session ended (logout): every gateway closes the sockets
+/// opened with its tokens (`Claims::sid`) with 1008.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEnded {
+    pub user_id: UserId,
+    pub sid: String,
 }
 
 /// Producer knobs a deployment may change.

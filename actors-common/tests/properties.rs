@@ -163,6 +163,8 @@ proptest! {
             iat: now(),
             exp: now() + expires_in,
             jti: Uuid::new_v4(),
+            sid: None,
+            sx: None,
         };
         let token = signer.sign(&claims);
         let got = JwtKeys::new(SECRET).verify(&token, AUDIENCE_GATEWAY, &[ISSUER_BFF]);

@@ -1,5 +1,5 @@
-//! `ServiceClient`: the one layer through which the bff calls user-store and
-//! message-store.
+//! `ServiceClient`: the one layer through which the bff calls user-store,
+//! message-store, and the gateways (to end a logged-out session's sockets).
 //!
 //! Every call names the service and the user it acts for; the client picks
 //! the base URL, mints a fresh token (`iss=chat-bff`, `aud` = that service,
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use actix_web::http::{Method, StatusCode};
 use actors_common::jwt::{
-    JwtKeys, AUDIENCE_MESSAGE_STORE, AUDIENCE_USER_STORE, BFF_CALL_TOKEN_TTL, ISSUER_BFF,
+    JwtKeys, Session, AUDIENCE_MESSAGE_STORE, AUDIENCE_USER_STORE, BFF_CALL_TOKEN_TTL, ISSUER_BFF,
 };
 use actors_common::{ErrorBody, UserId};
 use serde::de::DeserializeOwned;
@@ -55,6 +55,8 @@ pub struct ServiceClient {
     http: awc::Client,
     user_store: String,
     message_store: String,
+    /// Gateways' HTTP bases (`GATEWAY_URLS`): any one can end a session.
+    gateways: Vec<String>,
     keys: JwtKeys,
 }
 
@@ -67,8 +69,43 @@ impl ServiceClient {
                 .finish(),
             user_store: user_store.trim_end_matches('/').to_owned(),
             message_store: message_store.trim_end_matches('/').to_owned(),
+            gateways: Vec::new(),
             keys,
         }
+    }
+
+    /// The gateways [`ServiceClient::end_session`] tries, in order.
+    pub fn with_gateways(mut self, gateways: &[String]) -> Self {
+        self.gateways = gateways
+            .iter()
+            .map(|g| g.trim().trim_end_matches('/').to_owned())
+            .filter(|g| !g.is_empty())
+            .collect();
+        self
+    }
+
+    /// Tells the gateways that `session` of `user` ended (`POST
+    /// /sessions/end` with a token of that session, on the first gateway
+    /// that takes it): every gateway then closes its sockets with 1008.
+    /// False when none took it.
+    pub async fn end_session(&self, user: UserId, session: &Session) -> bool {
+        let token = self
+            .keys
+            .mint_for_session(user, BFF_CALL_TOKEN_TTL, session);
+        for base in &self.gateways {
+            let sent = self
+                .http
+                .post(format!("{base}/sessions/end"))
+                .bearer_auth(&token)
+                .send()
+                .await;
+            match sent {
+                Ok(resp) if resp.status().is_success() => return true,
+                Ok(resp) => log::warn!("client: {base}/sessions/end answered {}", resp.status()),
+                Err(e) => log::warn!("client: {base}/sessions/end failed: {e}"),
+            }
+        }
+        false
     }
 
     fn base(&self, service: Service) -> &str {

@@ -35,6 +35,11 @@ pub struct Settings {
         default_value = "ws://127.0.0.1:8180/ws"
     )]
     pub gateway_public_url: String,
+    /// The gateways' HTTP base URLs, comma-separated, for ending a logged-out
+    /// session's sockets (any one will do: it tells every gateway). Empty:
+    /// the gateway behind `GATEWAY_PUBLIC_URL`.
+    #[arg(long, env = "GATEWAY_URLS", value_delimiter = ',', default_value = "")]
+    pub gateway_urls: Vec<String>,
     /// Mark the session cookie `Secure` (set when served over TLS).
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,
@@ -50,6 +55,13 @@ pub struct Settings {
     /// Sign-ups allowed per client address per minute (burst twice that).
     #[arg(long, env = "SIGNUP_PER_ADDRESS_PER_MIN", default_value_t = 60)]
     pub signup_per_address_per_min: u32,
+    /// Groups one user may create per minute (burst twice that).
+    #[arg(long, env = "GROUPS_PER_USER_PER_MIN", default_value_t = 30)]
+    pub groups_per_user_per_min: u32,
+    /// Gateway tokens (`/api/ws-token`) one session may take per minute
+    /// (burst twice that); the UI takes one per connect.
+    #[arg(long, env = "WS_TOKENS_PER_SESSION_PER_MIN", default_value_t = 30)]
+    pub ws_tokens_per_session_per_min: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     #[arg(long, env = "TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
@@ -81,6 +93,30 @@ pub struct Settings {
 impl Settings {
     pub fn session_ttl(&self) -> Duration {
         Duration::from_secs(self.session_ttl_hours * 3600)
+    }
+
+    /// `GATEWAY_URLS`, or the HTTP base of `GATEWAY_PUBLIC_URL`.
+    pub fn gateways(&self) -> Vec<String> {
+        let listed: Vec<String> = self
+            .gateway_urls
+            .iter()
+            .filter(|g| !g.trim().is_empty())
+            .cloned()
+            .collect();
+        if !listed.is_empty() {
+            return listed;
+        }
+        let public = &self.gateway_public_url;
+        let http = public
+            .strip_prefix("wss://")
+            .map(|rest| format!("https://{rest}"))
+            .or_else(|| {
+                public
+                    .strip_prefix("ws://")
+                    .map(|rest| format!("http://{rest}"))
+            })
+            .unwrap_or_else(|| public.clone());
+        vec![http.trim_end_matches("/ws").to_owned()]
     }
 
     pub fn upstream_timeout(&self) -> Duration {

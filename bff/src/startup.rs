@@ -9,7 +9,7 @@ use service_kit::db;
 use service_kit::health::Readiness;
 
 use crate::auth::password::HashPool;
-use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::rate_limit::{Budgets, Limits};
 use crate::client::ServiceClient;
 use crate::settings::Settings;
 
@@ -22,7 +22,7 @@ pub struct AppState {
     /// `TRUST_PROXY`: the number of our proxies in `X-Forwarded-For`.
     pub trust_proxy: Option<usize>,
     pub gateway_public_url: String,
-    pub login_limiter: LoginLimiter,
+    pub limits: Limits,
     /// Where every password hash is computed, boundedly.
     pub hashes: HashPool,
 }
@@ -58,10 +58,15 @@ impl Application {
                 .trust_proxy
                 .then_some(usize::from(settings.trusted_proxies)),
             gateway_public_url: settings.gateway_public_url.clone(),
-            login_limiter: LoginLimiter::new(
-                settings.login_per_username_per_min,
-                settings.login_per_address_per_min,
-                settings.signup_per_address_per_min,
+            limits: Limits::new(
+                Budgets {
+                    login_per_username: settings.login_per_username_per_min,
+                    login_per_address: settings.login_per_address_per_min,
+                    signup_per_address: settings.signup_per_address_per_min,
+                    groups_per_user: settings.groups_per_user_per_min,
+                    ws_tokens_per_session: settings.ws_tokens_per_session_per_min,
+                },
+                &registry,
             ),
             hashes: HashPool::new(
                 hash_threads,
@@ -72,19 +77,23 @@ impl Application {
         });
         let readiness = web::Data::new(Readiness::new().database(&pool));
         tokio::task::spawn_blocking(crate::auth::password::warm_up);
-        spawn_housekeeping(pool.clone(), state.login_limiter.clone());
+        spawn_housekeeping(pool.clone(), state.limits.clone());
         let pool = web::Data::new(pool);
         let workers = settings.workers;
 
         let http_metrics = web::Data::new(service_kit::metrics::HttpMetrics::new(&registry));
+        let gateways = settings.gateways();
         let server = HttpServer::new(move || {
             // awc's client is per thread, so one ServiceClient per worker.
-            let client = web::Data::new(ServiceClient::new(
-                &settings.user_store_url,
-                &settings.message_store_url,
-                keys.clone(),
-                settings.upstream_timeout(),
-            ));
+            let client = web::Data::new(
+                ServiceClient::new(
+                    &settings.user_store_url,
+                    &settings.message_store_url,
+                    keys.clone(),
+                    settings.upstream_timeout(),
+                )
+                .with_gateways(&gateways),
+            );
             App::new()
                 .app_data(pool.clone())
                 .app_data(state.clone())
@@ -117,7 +126,7 @@ impl Application {
 }
 
 /// Every minute: delete expired sessions, forget idle rate-limit keys.
-fn spawn_housekeeping(pool: db::PgPool, limiter: LoginLimiter) {
+fn spawn_housekeeping(pool: db::PgPool, limiter: Limits) {
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
         loop {

@@ -9,11 +9,12 @@
 //! | `chat.messages` | `participant_removed` | [`Inbound::Left`] |
 //! | `chat.messages` | `conversation_renamed` | [`Inbound::Renamed`] |
 //! | `chat.typing` | | [`Inbound::Typing`] |
+//! | `chat.sessions` | | [`Inbound::SessionEnded`] |
 //!
 //! What happens next to each is in `actors::kafka_consumer` (the ledger's
 //! verdict on messages) and `actors::directory::dispatch` (everything else).
 
-use actors_common::kafka::{Topics, UserTyped};
+use actors_common::kafka::{SessionEnded, Topics, UserTyped};
 use actors_common::log::{LogEvent, MessagePosted};
 use actors_common::{ConversationId, UserId};
 
@@ -59,6 +60,8 @@ pub enum Inbound {
         conversation_id: ConversationId,
         user_id: UserId,
     },
+    /// A browser session was logged out (not part of the log).
+    SessionEnded { user_id: UserId, sid: String },
 }
 
 /// Why a record was skipped.
@@ -70,7 +73,9 @@ pub enum ParseError {
     Log(#[from] actors_common::log::DecodeError),
     #[error("unreadable typing record: {0}")]
     Typing(serde_json::Error),
-    #[error("typing record has no value")]
+    #[error("unreadable session record: {0}")]
+    Session(serde_json::Error),
+    #[error("typing or session record has no value")]
     NoValue,
 }
 
@@ -93,6 +98,15 @@ impl Inbound {
             return Ok(Inbound::Typing {
                 conversation_id: typed.conversation_id,
                 user_id: typed.user_id,
+            });
+        }
+        if raw.topic == topics.sessions {
+            let payload = raw.payload.ok_or(ParseError::NoValue)?;
+            let ended: SessionEnded =
+                serde_json::from_slice(payload).map_err(ParseError::Session)?;
+            return Ok(Inbound::SessionEnded {
+                user_id: ended.user_id,
+                sid: ended.sid,
             });
         }
         if raw.topic != topics.messages {
@@ -132,7 +146,7 @@ impl Inbound {
             | Inbound::Joined { at, .. }
             | Inbound::Left { at, .. }
             | Inbound::Renamed { at, .. } => Some(*at),
-            Inbound::Typing { .. } => None,
+            Inbound::Typing { .. } | Inbound::SessionEnded { .. } => None,
         }
     }
 }

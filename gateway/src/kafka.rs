@@ -1,10 +1,10 @@
-//! Kafka clients of the gateway: `ChatProducer` (messages and typing) and
+//! Kafka clients of the gateway: `ChatProducer` (messages, typing, logouts) and
 //! the fan-out consumer, whose context turns librdkafka's statistics into
 //! the consumer-lag gauge.
 
 use std::time::Duration;
 
-use actors_common::kafka::{self, ProducerOptions, Topics, UserTyped};
+use actors_common::kafka::{self, ProducerOptions, SessionEnded, Topics, UserTyped};
 use actors_common::log::{LogEvent, MessagePosted, EVENT_HEADER};
 use prometheus::IntGauge;
 use rdkafka::consumer::{Consumer as _, ConsumerContext, StreamConsumer};
@@ -98,6 +98,19 @@ impl ChatProducer {
             )
             .map_err(|(e, _)| e)
     }
+
+    /// Queues a session's end (`chat.sessions`, keyed by user).
+    pub fn send_session_ended(&self, e: &SessionEnded) -> Result<DeliveryFuture, KafkaError> {
+        let payload = serde_json::to_vec(e).unwrap_or_default();
+        let key = e.user_id.to_string();
+        self.producer
+            .send_result(
+                FutureRecord::to(&self.topics.sessions)
+                    .key(&key)
+                    .payload(&payload),
+            )
+            .map_err(|(e, _)| e)
+    }
 }
 
 /// Consumer context: publishes the summed consumer lag from statistics.
@@ -131,7 +144,7 @@ pub struct FanOut {
 
 /// The fan-out consumer: a group of its own (every gateway sees every
 /// record), assigned every partition without a rebalance. `chat.typing`
-/// starts at its end; `chat.messages` two admission windows back from its
+/// and `chat.sessions` start at their end; `chat.messages` two admission windows back from its
 /// end, so the ledger judges every live record exactly (`crate::ledger`).
 /// Blocking (metadata and watermark requests).
 pub fn fanout_consumer(
@@ -170,9 +183,11 @@ pub fn fanout_consumer(
         tpl.add_partition_offset(&topics.messages, *p, Offset::Offset(from))?;
         live_from.push(high);
     }
-    for p in kafka::partition_ids(consumer.client(), &topics.typing, timeout)? {
-        let (_, high) = consumer.fetch_watermarks(&topics.typing, p, timeout)?;
-        tpl.add_partition_offset(&topics.typing, p, Offset::Offset(high))?;
+    for topic in [&topics.typing, &topics.sessions] {
+        for p in kafka::partition_ids(consumer.client(), topic, timeout)? {
+            let (_, high) = consumer.fetch_watermarks(topic, p, timeout)?;
+            tpl.add_partition_offset(topic, p, Offset::Offset(high))?;
+        }
     }
     consumer.assign(&tpl)?;
     Ok(FanOut {

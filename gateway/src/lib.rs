@@ -22,6 +22,7 @@
 //! | [`metrics`] | Prometheus metrics |
 //! | [`inspect`] | the inspector: actor statistics, message traces, `/inspect` |
 //! | [`users`] | per-user limits on this gateway: connections, send budget |
+//! | [`sign_out`] | `POST /sessions/end`: a logout, written to `chat.sessions` for every gateway |
 
 pub mod actors;
 pub mod inbound;
@@ -32,6 +33,7 @@ pub mod message_store;
 pub mod metrics;
 pub mod roster;
 pub mod settings;
+pub mod sign_out;
 pub mod startup;
 pub mod users;
 pub mod ws;

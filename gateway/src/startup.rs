@@ -204,6 +204,15 @@ impl Application {
                 }),
         );
         let registry = web::Data::new(registry);
+        let sign_out = web::Data::new(Arc::new(crate::sign_out::SignOut {
+            producer: producer.clone(),
+            timeout: settings.send_timeout(),
+        }));
+        let verifier = web::Data::new(TokenVerifier::new(
+            JwtKeys::new(settings.jwt_secret.as_bytes()),
+            AUDIENCE_GATEWAY,
+            &[ISSUER_BFF],
+        ));
 
         let inspect = web::Data::new(InspectState {
             directory: directory.clone(),
@@ -230,7 +239,10 @@ impl Application {
                     .app_data(readiness.clone())
                     .app_data(registry.clone())
                     .app_data(inspect.clone())
+                    .app_data(sign_out.clone())
+                    .app_data(verifier.clone())
                     .configure(inspect::routes::configure)
+                    .configure(crate::sign_out::configure)
                     .configure(service_kit::edge)
                     .route("/ws", web::get().to(not_an_upgrade));
                 HttpService::build()

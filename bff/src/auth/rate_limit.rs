@@ -1,33 +1,77 @@
-//! Login attempts, limited per client address and per (username, address)
-//! pair (GCRA from `governor`, keyed). Idle keys are forgotten by
-//! `forget_idle`, which `startup` runs every minute.
+//! Every rate limit of the bff, keyed (GCRA from `governor`): login attempts
+//! per client address and per (username, address) pair, sign-ups per
+//! address, group creations per user, gateway tokens per session. Idle keys
+//! are forgotten by `forget_idle`, which `startup` runs every minute, and
+//! every refusal is counted in `limiter_rejections_total{limit}`.
 //!
 //! Keying the username's budget by the address too means a stranger's bad
 //! logins spend only the stranger's own budget: the owner, signing in from
 //! their usual address, is not locked out. Guessing one password from many
 //! addresses is held back by each address's own budget and by the cost of
 //! every attempt (Argon2id). Keys are small and fixed in kind: a valid
-//! username (the caller checks it first) and an address, an IPv6 one cut
-//! to its /64 (one host can hold a whole /64).
+//! username (the caller checks it first), an address (an IPv6 one cut to
+//! its /64: one host can hold a whole /64), a user id, a session's hash.
+//!
+//! The budgets are per bff instance: behind N instances a client gets up to
+//! N times each (a shared store would make them global).
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
+use actors_common::UserId;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use prometheus::{IntCounterVec, Opts, Registry};
 
-/// The login limiters.
+/// Per-minute budgets (each bursts to twice its rate).
+#[derive(Clone, Copy, Debug)]
+pub struct Budgets {
+    pub login_per_username: u32,
+    pub login_per_address: u32,
+    pub signup_per_address: u32,
+    pub groups_per_user: u32,
+    pub ws_tokens_per_session: u32,
+}
+
+/// Which budget refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    LoginAddress,
+    LoginPair,
+    Signup,
+    Groups,
+    WsTokens,
+}
+
+impl Limit {
+    fn label(self) -> &'static str {
+        match self {
+            Limit::LoginAddress => "login_address",
+            Limit::LoginPair => "login_username_address",
+            Limit::Signup => "signup_address",
+            Limit::Groups => "group_creations_user",
+            Limit::WsTokens => "ws_tokens_session",
+        }
+    }
+}
+
+/// The limiters.
 #[derive(Clone)]
-pub struct LoginLimiter {
+pub struct Limits {
     by_pair: Arc<DefaultKeyedRateLimiter<(String, IpAddr)>>,
     by_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     /// Sign-ups per address (each costs a hash, an account and a profile).
     signups: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Group creations per user (each may name thousands of people).
+    groups: Arc<DefaultKeyedRateLimiter<UserId>>,
+    /// Gateway tokens per session (SHA-256 of its id).
+    ws_tokens: Arc<DefaultKeyedRateLimiter<Vec<u8>>>,
+    rejected: IntCounterVec,
 }
 
-impl std::fmt::Debug for LoginLimiter {
+impl std::fmt::Debug for Limits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LoginLimiter")
+        f.write_str("Limits")
     }
 }
 
@@ -48,22 +92,44 @@ fn network(address: IpAddr) -> IpAddr {
     }
 }
 
-impl LoginLimiter {
-    pub fn new(
-        per_username_per_min: u32,
-        per_address_per_min: u32,
-        signups_per_address_per_min: u32,
-    ) -> Self {
+impl Limits {
+    /// The counter's name and label are constants: registering cannot fail.
+    #[allow(clippy::expect_used)]
+    pub fn new(budgets: Budgets, registry: &Registry) -> Self {
+        let rejected = service_kit::health::register(
+            registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "limiter_rejections_total",
+                    "Requests refused with 429 by a rate limit, by limit",
+                ),
+                &["limit"],
+            )
+            .expect("valid counter vec"),
+        );
         Self {
-            by_pair: Arc::new(RateLimiter::keyed(per_minute(per_username_per_min))),
-            by_address: Arc::new(RateLimiter::keyed(per_minute(per_address_per_min))),
-            signups: Arc::new(RateLimiter::keyed(per_minute(signups_per_address_per_min))),
+            by_pair: Arc::new(RateLimiter::keyed(per_minute(budgets.login_per_username))),
+            by_address: Arc::new(RateLimiter::keyed(per_minute(budgets.login_per_address))),
+            signups: Arc::new(RateLimiter::keyed(per_minute(budgets.signup_per_address))),
+            groups: Arc::new(RateLimiter::keyed(per_minute(budgets.groups_per_user))),
+            ws_tokens: Arc::new(RateLimiter::keyed(per_minute(
+                budgets.ws_tokens_per_session,
+            ))),
+            rejected,
         }
+    }
+
+    fn counted(&self, allowed: bool, limit: Limit) -> bool {
+        if !allowed {
+            self.rejected.with_label_values(&[limit.label()]).inc();
+        }
+        allowed
     }
 
     /// Takes one sign-up from the address's budget; false when it is spent.
     pub fn allow_signup(&self, address: IpAddr) -> bool {
-        self.signups.check_key(&network(address)).is_ok()
+        let ok = self.signups.check_key(&network(address)).is_ok();
+        self.counted(ok, Limit::Signup)
     }
 
     /// Takes one attempt from the address's budget and then from the
@@ -72,11 +138,25 @@ impl LoginLimiter {
     pub fn allow(&self, username: &str, address: IpAddr) -> bool {
         let address = network(address);
         if self.by_address.check_key(&address).is_err() {
-            return false;
+            return self.counted(false, Limit::LoginAddress);
         }
-        self.by_pair
+        let ok = self
+            .by_pair
             .check_key(&(username.to_owned(), address))
-            .is_ok()
+            .is_ok();
+        self.counted(ok, Limit::LoginPair)
+    }
+
+    /// Takes one group creation from the user's budget.
+    pub fn allow_group(&self, user: UserId) -> bool {
+        let ok = self.groups.check_key(&user).is_ok();
+        self.counted(ok, Limit::Groups)
+    }
+
+    /// Takes one gateway token from the session's budget.
+    pub fn allow_ws_token(&self, session_hash: &[u8]) -> bool {
+        let ok = self.ws_tokens.check_key(&session_hash.to_vec()).is_ok();
+        self.counted(ok, Limit::WsTokens)
     }
 
     /// Forgets keys whose budget is full again (bounded memory).
@@ -84,11 +164,17 @@ impl LoginLimiter {
         self.by_pair.retain_recent();
         self.by_address.retain_recent();
         self.signups.retain_recent();
+        self.groups.retain_recent();
+        self.ws_tokens.retain_recent();
     }
 
-    /// Keys held now (both limiters).
+    /// Keys held now (every limiter).
     pub fn keys(&self) -> usize {
-        self.by_pair.len() + self.by_address.len() + self.signups.len()
+        self.by_pair.len()
+            + self.by_address.len()
+            + self.signups.len()
+            + self.groups.len()
+            + self.ws_tokens.len()
     }
 }
 
@@ -100,9 +186,22 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn limits(login_per_username: u32, login_per_address: u32, signup_per_address: u32) -> Limits {
+        Limits::new(
+            Budgets {
+                login_per_username,
+                login_per_address,
+                signup_per_address,
+                groups_per_user: 1,
+                ws_tokens_per_session: 1,
+            },
+            &Registry::new(),
+        )
+    }
+
     #[test]
     fn a_strangers_attempts_spend_only_the_strangers_budget() {
-        let limiter = LoginLimiter::new(2, 100, 10); // burst 4 per pair
+        let limiter = limits(2, 100, 10); // burst 4 per pair
         for _ in 0..4 {
             assert!(limiter.allow("alice", ip("198.51.100.9")));
         }
@@ -122,7 +221,7 @@ mod tests {
 
     #[test]
     fn an_address_budget_covers_every_username() {
-        let limiter = LoginLimiter::new(100, 1, 10); // burst 2 per address
+        let limiter = limits(100, 1, 10); // burst 2 per address
         assert!(limiter.allow("a", ip("10.0.0.9")));
         assert!(limiter.allow("b", ip("10.0.0.9")));
         assert!(!limiter.allow("c", ip("10.0.0.9")), "address budget spent");
@@ -137,7 +236,7 @@ mod tests {
 
     #[test]
     fn sign_ups_have_their_own_budget_per_address() {
-        let limiter = LoginLimiter::new(100, 100, 1); // burst 2
+        let limiter = limits(100, 100, 1); // burst 2
         assert!(limiter.allow_signup(ip("10.0.0.1")));
         assert!(limiter.allow_signup(ip("10.0.0.1")));
         assert!(!limiter.allow_signup(ip("10.0.0.1")));
@@ -150,7 +249,7 @@ mod tests {
 
     #[test]
     fn refused_attempts_store_no_pair_key() {
-        let limiter = LoginLimiter::new(100, 1, 10);
+        let limiter = limits(100, 1, 10);
         assert!(limiter.allow("a", ip("10.0.0.1")));
         assert!(limiter.allow("a", ip("10.0.0.1")));
         let before = limiter.keys();
@@ -158,5 +257,33 @@ mod tests {
             assert!(!limiter.allow(&format!("user{i}"), ip("10.0.0.1")));
         }
         assert_eq!(limiter.keys(), before);
+    }
+
+    #[test]
+    fn group_and_token_budgets_are_per_user_and_per_session() {
+        let limiter = limits(100, 100, 100); // burst 2 each
+        let (alice, bob) = (UserId::new_random(), UserId::new_random());
+        assert!(limiter.allow_group(alice));
+        assert!(limiter.allow_group(alice));
+        assert!(!limiter.allow_group(alice), "alice's budget spent");
+        assert!(limiter.allow_group(bob), "bob's is his own");
+        assert!(limiter.allow_ws_token(b"session-a"));
+        assert!(limiter.allow_ws_token(b"session-a"));
+        assert!(!limiter.allow_ws_token(b"session-a"));
+        assert!(limiter.allow_ws_token(b"session-b"));
+        assert_eq!(
+            limiter
+                .rejected
+                .with_label_values(&["group_creations_user"])
+                .get(),
+            1
+        );
+        assert_eq!(
+            limiter
+                .rejected
+                .with_label_values(&["ws_tokens_session"])
+                .get(),
+            1
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use actors_common::headers::SESSION_COOKIE;
-use actors_common::jwt::{JwtKeys, AUDIENCE_GATEWAY, ISSUER_BFF, WS_TOKEN_TTL};
+use actors_common::jwt::{JwtKeys, Session, WS_TOKEN_TTL};
 use actors_common::UserId;
 use base64::Engine as _;
 use diesel_async::AsyncPgConnection;
@@ -22,6 +22,25 @@ use crate::db::sessions;
 pub struct SessionUser {
     pub user_id: UserId,
     pub token_hash: Vec<u8>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl SessionUser {
+    /// The session as gateway tokens name it: `sid` is the first half of
+    /// the stored hash, base64url (public: it cannot be turned back into
+    /// the cookie), and when it expires.
+    pub fn session(&self) -> Session {
+        Session {
+            sid: public_id(&self.token_hash),
+            expires_at: self.expires_at.timestamp(),
+        }
+    }
+}
+
+/// A session's public name, from the SHA-256 of its id.
+pub fn public_id(token_hash: &[u8]) -> String {
+    let half = &token_hash[..token_hash.len().min(16)];
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(half)
 }
 
 fn unauthenticated() -> HttpError {
@@ -87,9 +106,10 @@ pub fn secure_cookie(req: &HttpRequest, configured: bool) -> bool {
     configured || req.connection_info().scheme() == "https"
 }
 
-/// The browser's WebSocket token: `aud=chat-gateway`, 60 seconds.
-pub fn ws_token(keys: &JwtKeys, user: UserId) -> String {
-    keys.mint(ISSUER_BFF, AUDIENCE_GATEWAY, user, WS_TOKEN_TTL)
+/// The browser's WebSocket token: `aud=chat-gateway`, 60 seconds (never
+/// past the session's end), naming the session.
+pub fn ws_token(keys: &JwtKeys, user: &SessionUser) -> String {
+    keys.mint_for_session(user.user_id, WS_TOKEN_TTL, &user.session())
 }
 
 impl FromRequest for SessionUser {
@@ -106,12 +126,13 @@ impl FromRequest for SessionUser {
             let pool = pool.ok_or_else(HttpError::internal)?;
             let token_hash = hash(&value);
             let mut conn = pool.get().await?;
-            let user = sessions::find_user(&mut conn, &token_hash)
+            let (user, expires_at) = sessions::find_user(&mut conn, &token_hash)
                 .await?
                 .ok_or_else(unauthenticated)?;
             Ok(SessionUser {
                 user_id: UserId(user),
                 token_hash,
+                expires_at,
             })
         })
     }

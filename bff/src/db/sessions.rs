@@ -24,15 +24,15 @@ pub async fn insert(
         .map(|_| ())
 }
 
-/// The user of an unexpired session.
+/// The user of an unexpired session, and when it expires.
 pub async fn find_user(
     conn: &mut AsyncPgConnection,
     token_hash: &[u8],
-) -> QueryResult<Option<Uuid>> {
+) -> QueryResult<Option<(Uuid, DateTime<Utc>)>> {
     sessions::table
         .filter(sessions::token_hash.eq(token_hash))
         .filter(sessions::expires_at.gt(Utc::now()))
-        .select(sessions::user_id)
+        .select((sessions::user_id, sessions::expires_at))
         .first(conn)
         .await
         .optional()

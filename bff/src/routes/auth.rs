@@ -73,7 +73,7 @@ async fn register(
     validation::display_name(&display_name).map_err(HttpError::from_invalid)?;
     // Counted once the request could do work: a malformed one costs nothing.
     if !state
-        .login_limiter
+        .limits
         .allow_signup(client_address(&req, state.trust_proxy))
     {
         return Err(HttpError::rate_limited(
@@ -110,18 +110,19 @@ async fn register(
             })?;
     }
 
-    let provisioned = client
-        .post::<_, UserEnvelope>(
-            Service::UserStore,
-            "/users",
-            id,
-            &json!({"id": id, "username": username, "display_name": display_name}),
-        )
-        .await;
-    let user = match provisioned {
-        Ok(up) => up.body.user,
+    let user = match provision(&client, id, &username, &display_name).await {
+        Ok(user) => user,
         Err(e) => {
-            // Compensate: without a profile the account must not exist.
+            // Compensate: without a profile the account must not exist, and
+            // a profile made by an attempt whose answer was lost must go too,
+            // or it would hold the username.
+            if client
+                .delete(Service::UserStore, &format!("/users/{id}"), id)
+                .await
+                .is_err()
+            {
+                log::error!("register: user_id={id} profile may remain, username held");
+            }
             let mut conn = pool.get().await?;
             if let Err(del) = accounts::delete(&mut conn, id.as_uuid()).await {
                 log::error!(
@@ -149,6 +150,40 @@ async fn register(
     Ok(HttpResponse::Created()
         .cookie(cookie)
         .json(UserEnvelope { user }))
+}
+
+/// Attempts at creating a profile before a registration is undone.
+const PROVISION_ATTEMPTS: u32 = 3;
+
+/// Creates the profile: an attempt that did not answer (timeout, 5xx) is
+/// made again with the same id and fields, which user-store answers like
+/// the first, so a profile created by an attempt whose answer was lost is
+/// found, not duplicated. A refusal (4xx) is final.
+async fn provision(
+    client: &ServiceClient,
+    id: UserId,
+    username: &str,
+    display_name: &str,
+) -> Result<User, HttpError> {
+    let body = json!({"id": id, "username": username, "display_name": display_name});
+    let mut attempt = 1;
+    loop {
+        match client
+            .post::<_, UserEnvelope>(Service::UserStore, "/users", id, &body)
+            .await
+        {
+            Ok(up) => return Ok(up.body.user),
+            Err(e) if e.status.is_server_error() && attempt < PROVISION_ATTEMPTS => {
+                log::warn!("register: user_id={id} profile attempt {attempt} failed: {e}");
+                attempt += 1;
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(
+                    200 * u64::from(attempt),
+                ))
+                .await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,7 +240,7 @@ async fn login(
         ));
     }
     if !state
-        .login_limiter
+        .limits
         .allow(&username, client_address(&req, state.trust_proxy))
     {
         return Err(HttpError::rate_limited(
@@ -249,15 +284,25 @@ async fn login(
         .json(UserEnvelope { user }))
 }
 
-/// `POST /api/auth/logout`: deletes the session and clears the cookie.
+/// `POST /api/auth/logout`: deletes the session, has every gateway close
+/// its sockets (1008 "signed out"), and clears the cookie. The logout
+/// stands even when no gateway answers: its sockets then end with their
+/// tokens' session expiry, and a warning is logged.
 async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
     pool: web::Data<PgPool>,
+    client: web::Data<ServiceClient>,
     user: SessionUser,
 ) -> Result<HttpResponse, HttpError> {
     let mut conn = pool.get().await?;
     crate::db::sessions::delete(&mut conn, &user.token_hash).await?;
+    if !client.end_session(user.user_id, &user.session()).await {
+        log::warn!(
+            "logout: user_id={} no gateway took the sign-out; its sockets stay open until the session would have expired",
+            user.user_id
+        );
+    }
     Ok(HttpResponse::NoContent()
         .cookie(session::removal_cookie(session::secure_cookie(
             &req,
@@ -281,15 +326,24 @@ async fn me(
     Ok(HttpResponse::Ok().json(profile.body))
 }
 
-/// `GET /api/ws-token`: a 60-second gateway token and where to connect.
-async fn ws_token(user: SessionUser, state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+/// `GET /api/ws-token`: a 60-second gateway token and where to connect,
+/// within the session's budget (`WS_TOKENS_PER_SESSION_PER_MIN`).
+async fn ws_token(
+    user: SessionUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
+    if !state.limits.allow_ws_token(&user.token_hash) {
+        return Err(HttpError::rate_limited(
+            "too many gateway tokens for this session, wait a minute",
+        ));
+    }
+    Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({
-            "token": session::ws_token(&state.keys, user.user_id),
+            "token": session::ws_token(&state.keys, &user),
             "url": state.gateway_public_url,
             "expires_in": actors_common::jwt::WS_TOKEN_TTL.as_secs(),
-        }))
+        })))
 }
 
 #[cfg(test)]

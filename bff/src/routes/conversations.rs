@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::auth::SessionUser;
 use crate::client::{Service, ServiceClient};
+use crate::startup::AppState;
 
 /// Ids per user-store batch lookup (its limit).
 const IDS_PER_LOOKUP: usize = 100;
@@ -105,12 +106,30 @@ async fn one(
     Ok(HttpResponse::build(status).json(body))
 }
 
+/// A page of the caller's conversations: `limit` and `after` (the `next`
+/// of the page before) pass through; each entry names at most 20
+/// participants, so one page costs a bounded number of name lookups.
 async fn list(
+    req: HttpRequest,
     user: SessionUser,
     client: web::Data<ServiceClient>,
 ) -> Result<HttpResponse, HttpError> {
+    #[derive(Deserialize, serde::Serialize)]
+    struct Page {
+        limit: Option<String>,
+        after: Option<String>,
+    }
+    let page: Page = web::Query::<Page>::from_query(req.query_string())
+        .map_err(|e| HttpError::bad_request("invalid_query", e.to_string()))?
+        .into_inner();
+    let qs = serde_urlencoded::to_string(&page)
+        .map_err(|_| HttpError::bad_request("invalid_query", "bad query"))?;
     let mut answer = client
-        .get::<Value>(Service::MessageStore, "/conversations", user.user_id)
+        .get::<Value>(
+            Service::MessageStore,
+            &format!("/conversations?{qs}"),
+            user.user_id,
+        )
         .await?;
     let conversations = answer.body["conversations"]
         .as_array_mut()
@@ -151,10 +170,16 @@ pub enum NewConversation {
 
 async fn create(
     user: SessionUser,
+    state: web::Data<AppState>,
     client: web::Data<ServiceClient>,
     body: web::Json<NewConversation>,
 ) -> Result<HttpResponse, HttpError> {
     let body = body.into_inner();
+    if matches!(body, NewConversation::Group { .. }) && !state.limits.allow_group(user.user_id) {
+        return Err(HttpError::rate_limited(
+            "too many groups created, wait a minute",
+        ));
+    }
     let (ids, forward) = match &body {
         NewConversation::Private { participant_id } => (
             vec![*participant_id],

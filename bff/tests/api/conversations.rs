@@ -196,5 +196,115 @@ async fn unknown_users_cannot_be_added() {
     let none = app
         .request("GET", "/api/conversations", None, Some(&me))
         .await;
-    assert_eq!(none.body, json!({"conversations": []}));
+    assert_eq!(none.body, json!({"conversations": [], "next": null}));
+}
+
+/// Group creations are budgeted per user (429 past it, counted in
+/// `/metrics`), as are gateway tokens per session; one user's budget spent
+/// leaves another's and another session's alone.
+#[actix_web::test]
+async fn group_creations_per_user_and_gateway_tokens_per_session_are_limited() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.groups_per_user_per_min = 1; // burst 2
+        s.ws_tokens_per_session_per_min = 1;
+    })
+    .await;
+    let (_, alice) = app.user("alice").await;
+    let (bob_id, bob) = app.user("bob").await;
+    let group = serde_json::json!({"kind": "group", "name": "g", "participant_ids": [bob_id]});
+    for _ in 0..2 {
+        let a = app
+            .request(
+                "POST",
+                "/api/conversations",
+                Some(group.clone()),
+                Some(&alice),
+            )
+            .await;
+        assert_eq!(a.status, 201, "{}", a.body);
+    }
+    let refused = app
+        .request(
+            "POST",
+            "/api/conversations",
+            Some(group.clone()),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.body["error"]["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    let b = app
+        .request("POST", "/api/conversations", Some(group), Some(&bob))
+        .await;
+    assert_eq!(b.status, 201, "bob's budget is his own: {}", b.body);
+
+    for _ in 0..2 {
+        assert_eq!(
+            app.request("GET", "/api/ws-token", None, Some(&alice))
+                .await
+                .status,
+            200
+        );
+    }
+    let refused = app
+        .request("GET", "/api/ws-token", None, Some(&alice))
+        .await;
+    assert_eq!(
+        (refused.status, refused.body["error"]["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    let again = app.login("alice", "password123").await;
+    let other_session = again.cookie.unwrap();
+    let fresh = app
+        .request("GET", "/api/ws-token", None, Some(&other_session))
+        .await;
+    assert_eq!(fresh.status, 200, "another session has its own budget");
+
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .body()
+        .await
+        .unwrap();
+    let metrics = String::from_utf8_lossy(&metrics);
+    for line in [
+        r#"limiter_rejections_total{limit="group_creations_user"} 1"#,
+        r#"limiter_rejections_total{limit="ws_tokens_session"} 1"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
+}
+
+/// The gateway token names the session and never outlives it.
+#[actix_web::test]
+async fn the_gateway_token_names_its_session() {
+    let app = crate::helpers::spawn_app().await;
+    let (id, cookie) = app.user("carol").await;
+    let a = app
+        .request("GET", "/api/ws-token", None, Some(&cookie))
+        .await;
+    let claims = app
+        .keys
+        .verify(
+            a.body["token"].as_str().unwrap(),
+            actors_common::jwt::AUDIENCE_GATEWAY,
+            &[actors_common::jwt::ISSUER_BFF],
+        )
+        .unwrap();
+    assert_eq!(claims.sub, id);
+    let sid = claims.sid.expect("a session id");
+    assert!(
+        sid.len() >= 20 && !cookie.contains(&sid),
+        "public, not the cookie"
+    );
+    let sx = claims.sx.expect("the session's expiry");
+    // The test bff's sessions last an hour.
+    let hour = chrono::Utc::now().timestamp() + 3600;
+    assert!((hour - 10..=hour + 1).contains(&sx), "{sx} vs {hour}");
+    assert!(claims.exp <= sx);
 }

@@ -63,13 +63,14 @@ pub enum Handled {
     HubJoin,
     HubLeave,
     HubToSession,
+    HubClose,
     HubSnapshot,
     /// A frame from the session's client.
     SessionFrame,
 }
 
 impl Handled {
-    pub const ALL: [Handled; 17] = [
+    pub const ALL: [Handled; 18] = [
         Handled::ConsumerRecord,
         Handled::DirectoryDispatch,
         Handled::DirectoryConnect,
@@ -85,6 +86,7 @@ impl Handled {
         Handled::HubJoin,
         Handled::HubLeave,
         Handled::HubToSession,
+        Handled::HubClose,
         Handled::HubSnapshot,
         Handled::SessionFrame,
     ];
@@ -102,7 +104,7 @@ impl Handled {
             ConversationJoin | ConversationLeave | ConversationBroadcast | ConversationStop => {
                 Kind::Conversation
             }
-            HubDeliver | HubJoin | HubLeave | HubToSession | HubSnapshot => Kind::Hub,
+            HubDeliver | HubJoin | HubLeave | HubToSession | HubClose | HubSnapshot => Kind::Hub,
             SessionFrame => Kind::Session,
         }
     }
@@ -124,6 +126,7 @@ impl Handled {
             ConversationStop => "Stop",
             HubDeliver => "Deliver",
             HubToSession => "ToSession",
+            HubClose => "Close",
             SessionFrame => "Frame",
         }
     }

@@ -36,8 +36,9 @@ use tokio::net::TcpStream;
 
 use super::conn::Conn;
 use super::frames::Frames;
+use crate::actors::directory::sign_out::sid_hash;
 use crate::actors::hub;
-use crate::actors::session::{SessionConfig, WsSession};
+use crate::actors::session::{BrowserSession, SessionConfig, WsSession};
 use crate::metrics::Metrics;
 
 /// The refusal of a request that is not a WebSocket upgrade.
@@ -76,6 +77,8 @@ fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) ->
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
     pub user: UserId,
+    /// The browser session its token named, if any.
+    pub browser: Option<BrowserSession>,
     /// `Sec-WebSocket-Accept`.
     pub accept: String,
     /// The client offered `chat.v1`.
@@ -193,6 +196,10 @@ pub fn check(req: &Request, state: &WsState) -> Result<Accepted, Refusal> {
     let accept = actix_http::ws::hash_key(key.as_bytes());
     Ok(Accepted {
         user: claims.sub,
+        browser: claims.sid.as_deref().map(|sid| BrowserSession {
+            sid: sid_hash(sid),
+            expires_at: claims.sx,
+        }),
         accept: String::from_utf8_lossy(&accept).into_owned(),
         subprotocol: header_values(headers, &header::SEC_WEBSOCKET_PROTOCOL)
             .any(|p| p == WS_SUBPROTOCOL),
@@ -270,21 +277,22 @@ async fn answer(
             // refuses it still works).
             let _ = io.set_nodelay(true);
             slot.keep();
-            start(io, BytesMut::from(&leftover[..]), accepted.user, state);
+            start(io, BytesMut::from(&leftover[..]), &accepted, state);
             Ok(())
         }
     }
 }
 
 /// Starts a session for an upgraded socket, on this worker thread.
-fn start(io: TcpStream, leftover: BytesMut, user: UserId, state: &WsState) {
+fn start(io: TcpStream, leftover: BytesMut, accepted: &Accepted, state: &WsState) {
+    let (user, browser) = (accepted.user, accepted.browser);
     let config = state.session.clone();
     let id = crate::actors::session::next_id();
     let conn = Conn::new(id, user, io, leftover, config.outbound_queue);
     hub::attach(conn.clone());
     WsSession::create(move |ctx| {
         ctx.add_stream(Frames::new(conn.clone()));
-        WsSession::new(id, user, config, conn)
+        WsSession::new(id, user, browser, config, conn)
     });
 }
 
@@ -327,6 +335,7 @@ mod tests {
         assert!(text.ends_with(r#"{"error":{"code":"expired_token","message":"expired"}}"#));
         let accepted = Accepted {
             user: UserId::new_random(),
+            browser: None,
             accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".into(),
             subprotocol: true,
         };

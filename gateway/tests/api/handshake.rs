@@ -22,6 +22,8 @@ async fn bad_tokens_are_refused_before_the_upgrade() {
         iat: now - 120,
         exp: now - 60,
         jti: uuid::Uuid::new_v4(),
+        sid: None,
+        sx: None,
     });
     let none_alg = format!(
         "{}.{}.",

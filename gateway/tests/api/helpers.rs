@@ -180,16 +180,23 @@ impl Stack {
 
     /// Connects `user` to gateway `n` and waits for `ready`.
     pub async fn connect(&self, gateway: usize, user: UserId) -> Client {
+        self.connect_with(gateway, user, &self.ws_token(user)).await
+    }
+
+    /// Opens a socket to gateway `n` with `token`, as a browser does.
+    pub async fn open(&self, gateway: usize, token: &str) -> Client {
         let (_, framed) = awc::Client::new()
             .ws(self.ws_url(gateway))
-            .protocols([
-                "chat.v1".to_owned(),
-                format!("bearer.{}", self.ws_token(user)),
-            ])
+            .protocols(["chat.v1".to_owned(), format!("bearer.{token}")])
             .connect()
             .await
             .expect("websocket connect");
-        let mut client = Client { framed };
+        Client { framed }
+    }
+
+    /// Connects `user` to gateway `n` with `token` and waits for `ready`.
+    pub async fn connect_with(&self, gateway: usize, user: UserId, token: &str) -> Client {
+        let mut client = self.open(gateway, token).await;
         let ready = client.next_of("ready").await;
         assert_eq!(ready["user_id"], json!(user));
         client
@@ -424,6 +431,22 @@ impl Client {
             match self.next_within(left).await {
                 Some(f) => out.push(f),
                 None => return out,
+            }
+        }
+    }
+
+    /// Reads until the server closes; returns the close code and reason
+    /// (`None` when the connection dropped without a close frame).
+    pub async fn close_reason(&mut self, timeout: Duration) -> Option<(u16, String)> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.framed.next()).await {
+                Ok(Some(Ok(ws::Frame::Close(reason)))) => {
+                    return reason.map(|r| (u16::from(r.code), r.description.unwrap_or_default()))
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_))) | Ok(None) => return None,
+                Err(_) => panic!("connection still open after {timeout:?}"),
             }
         }
     }

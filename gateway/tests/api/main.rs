@@ -13,4 +13,5 @@ mod membership;
 mod order;
 mod scale_out;
 mod shutdown;
+mod sign_out;
 mod wire;

@@ -16,6 +16,8 @@ pub struct Connect {
     pub session_id: SessionId,
     pub user_id: UserId,
     pub hub: HubHandle,
+    /// Its browser session, when its token named one (`sign_out::sid_hash`).
+    pub sid: Option<u64>,
 }
 
 impl Handler<Connect> for Directory {
@@ -30,6 +32,7 @@ impl Handler<Connect> for Directory {
             SessionEntry {
                 user: msg.user_id,
                 hub,
+                sid: msg.sid,
                 conversations: Default::default(),
             },
         );
@@ -38,5 +41,9 @@ impl Handler<Connect> for Directory {
             user.sessions.push(msg.session_id);
         }
         self.roster.online(msg.user_id);
+        // Its token was taken just before its session was logged out.
+        if msg.sid.is_some_and(|sid| self.has_ended(msg.user_id, sid)) {
+            self.sign_out(msg.session_id);
+        }
     }
 }

@@ -10,6 +10,7 @@
 //! | a user left | everyone (them included) hears it, then their sessions leave and the roster stops their sends |
 //! | a rename | every member hears `conversation_updated` |
 //! | typing | every member but the typist hears it |
+//! | a session ended | its sockets here close with 1008 (`sign_out`) |
 
 use std::time::Instant;
 
@@ -138,6 +139,7 @@ impl Directory {
                 };
                 self.broadcast(conversation_id, broadcast, ctx);
             }
+            Inbound::SessionEnded { user_id, sid } => self.session_ended(user_id, &sid),
         }
     }
 

@@ -15,6 +15,7 @@
 //! | [`disconnect`] | [`Disconnect`]: a session ended |
 //! | [`slow_consumer`] | [`SlowConsumer`]: close a session whose queue stayed full (1008) |
 //! | [`close_all`] | [`CloseAll`]: shutdown, close every session (1001) |
+//! | [`sign_out`] | a logout on `chat.sessions` (a `Dispatch`): close that browser session's sockets (1008) |
 //! | [`snapshot`] | `TakeSnapshot`: the inspector's view of the actors (with every Hub's report) |
 //!
 //! Membership events arrive in the conversation's log order, with messages.
@@ -27,6 +28,7 @@ pub mod close_all;
 pub mod connect;
 pub mod disconnect;
 pub mod dispatch;
+pub mod sign_out;
 pub mod slow_consumer;
 pub mod snapshot;
 pub mod subscribe;
@@ -64,6 +66,8 @@ struct SessionEntry {
     user: UserId,
     /// The id of the Hub (worker thread) that holds its connection.
     hub: usize,
+    /// Its browser session (`sign_out::sid_hash`), when its token named one.
+    sid: Option<u64>,
     conversations: HashSet<ConversationId>,
 }
 
@@ -97,6 +101,8 @@ pub struct Directory {
     metrics: Arc<Metrics>,
     /// Messages to Conversations waiting for room (see `actors::mailbox`).
     line: Line,
+    /// Browser sessions that ended a moment ago (see `sign_out`).
+    ended: HashMap<(UserId, u64), std::time::Instant>,
 }
 
 impl Forwards for Directory {
@@ -116,6 +122,7 @@ impl Directory {
             arbiters,
             metrics,
             line: Line::default(),
+            ended: HashMap::new(),
         }
     }
 

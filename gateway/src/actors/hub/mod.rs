@@ -18,7 +18,7 @@
 //! |---|---|
 //! | [`deliver`] | [`Deliver`]: a frame for the thread's members of a conversation (slow consumers closed with 1008) |
 //! | [`join`] | [`Join`], [`Leave`]: a session of this thread enters or leaves a conversation |
-//! | [`to_session`] | [`ToSession`], [`CloseAll`]: a frame for one session; the shutdown's 1001 |
+//! | [`to_session`] | [`ToSession`], [`Close`], [`CloseAll`]: a frame for one session; one session's close (signed out); the shutdown's 1001 |
 //! | [`report`] | [`Report`]: this thread's connections, for the inspector |
 
 pub mod deliver;
@@ -39,7 +39,7 @@ use actors_common::ConversationId;
 pub use deliver::Deliver;
 pub use join::{Join, Leave};
 pub use report::Report;
-pub use to_session::{CloseAll, ToSession};
+pub use to_session::{Close, CloseAll, ToSession};
 
 use super::directory::{Directory, SlowConsumer};
 use super::mailbox::Depth;

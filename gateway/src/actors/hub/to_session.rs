@@ -1,5 +1,6 @@
-//! `ToSession`, `CloseAll`: the Directory's word to single connections of
-//! this thread (a frame for one session; the shutdown's goodbye).
+//! `ToSession`, `Close`, `CloseAll`: the Directory's word to connections of
+//! this thread (a frame for one session; one session's end, as when it
+//! signed out; the shutdown's goodbye).
 
 use actix::prelude::*;
 use bytestring::ByteString;
@@ -14,6 +15,26 @@ use crate::inspect::stats::Handled;
 pub struct ToSession {
     pub session_id: SessionId,
     pub frame: ByteString,
+}
+
+/// Close one session with `code`, after what is queued for it.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct Close {
+    pub session_id: SessionId,
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+impl Handler<Close> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Close, _: &mut Context<Self>) {
+        let _timer = self.metrics.actors.time(Handled::HubClose);
+        if let Some(conn) = THREAD.with(|t| t.borrow().sessions.get(&msg.session_id).cloned()) {
+            conn.close(msg.code, msg.reason, true);
+        }
+    }
 }
 
 /// Close every connection of this thread with `code`, after what is queued

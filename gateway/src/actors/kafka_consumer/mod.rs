@@ -209,7 +209,9 @@ async fn on_record(m: &BorrowedMessage<'_>, cx: &Context<'_>) {
                 deliver(cx.directory, Dispatch::Event(inbound)).await;
             }
         }
-        Inbound::Typing { .. } => deliver(cx.directory, Dispatch::Event(inbound)).await,
+        Inbound::Typing { .. } | Inbound::SessionEnded { .. } => {
+            deliver(cx.directory, Dispatch::Event(inbound)).await
+        }
     }
 }
 

@@ -89,10 +89,24 @@ pub struct QueuedSend {
     pub trace: Option<Vec<Hop>>,
 }
 
+/// The browser session a connection's token named: the connection closes
+/// with 1008 when it is logged out (`directory::sign_out`) or expires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BrowserSession {
+    /// `directory::sign_out::sid_hash` of its `sid`.
+    pub sid: u64,
+    /// When it expires, in Unix seconds.
+    pub expires_at: Option<i64>,
+}
+
+/// The close of a connection whose browser session expired.
+pub const SESSION_EXPIRED: (u16, &str) = (1008, "session expired");
+
 /// One WebSocket connection of one user.
 pub struct WsSession {
     id: SessionId,
     user: UserId,
+    browser: Option<BrowserSession>,
     config: Arc<SessionConfig>,
     conn: Rc<Conn>,
     limit: Bucket,
@@ -114,10 +128,17 @@ impl std::fmt::Debug for WsSession {
 }
 
 impl WsSession {
-    pub fn new(id: SessionId, user: UserId, config: Arc<SessionConfig>, conn: Rc<Conn>) -> Self {
+    pub fn new(
+        id: SessionId,
+        user: UserId,
+        browser: Option<BrowserSession>,
+        config: Arc<SessionConfig>,
+        conn: Rc<Conn>,
+    ) -> Self {
         Self {
             id,
             user,
+            browser,
             limit: Bucket::full(config.rate_burst),
             config,
             conn,
@@ -195,6 +216,7 @@ impl WsSession {
             session_id: self.id,
             user_id: self.user,
             hub: hub::here(&self.config),
+            sid: self.browser.map(|b| b.sid),
         });
         let config = self.config.clone();
         let (id, user) = (self.id, self.user);
@@ -246,6 +268,12 @@ impl Actor for WsSession {
     fn started(&mut self, ctx: &mut Self::Context) {
         self.config.metrics.connections.inc();
         self.config.metrics.actors.alive(Kind::Session).inc();
+        if let Some(at) = self.browser.and_then(|b| b.expires_at) {
+            let left = at.saturating_sub(chrono::Utc::now().timestamp()).max(0);
+            ctx.run_later(Duration::from_secs(left.unsigned_abs()), |act, ctx| {
+                act.close(SESSION_EXPIRED.0, SESSION_EXPIRED.1, ctx);
+            });
+        }
         self.join_conversations(ctx);
     }
 
