@@ -34,6 +34,9 @@ export TEST_KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 log "cargo test"
 cargo test -j2 --workspace --no-fail-fast
 
+log "UI unit tests (node --test bff/ui/test/)"
+node --test bff/ui/test/
+
 log "system tests: browser end-to-end and loadgen smoke (e2e/run.sh)"
 "$ROOT/e2e/run.sh"
 

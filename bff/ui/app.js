@@ -1,181 +1,180 @@
-// The chat UI: plain DOM, no framework, no build step. Served by the bff.
+// app.js: the chat UI's entry point, and what happens in it. Plain browser
+// ES modules, no framework, no build step; the bff serves each file.
 //
-// Sections: api (JSON over fetch, session cookie) · socket (WebSocket with a
-// fresh token, reconnect with backoff, catch-up with `after=`) · state ·
-// views (auth, shell, conversation list, chat, dialogs).
+//   api.js     the bff's JSON API: fetch, errors, a 401 signs out
+//   state.js   the state object and pure functions over it (merging,
+//              `seq` order, pending sends, list paging); no DOM
+//   socket.js  the WebSocket: connect, reconnect with backoff, the
+//              "signed out" close, frame dispatch
+//   views.js   DOM rendering: sign-in, shell, list, chat, dialogs
+//   app.js     this file: signing in and out, loading the list and history,
+//              what each server frame does, the actions behind the views
+//
+// Module-scope variables here are the app's bookkeeping of requests in
+// flight (the list's queue, fetches by id); everything the views draw
+// lives in `state`.
 
-const BODY_MAX = 4000;
-const PAGE = 50;
-const TYPING_EVERY_MS = 3000;
-const TYPING_SHOWN_MS = 4000;
+import { api, dropInFlight, onUnauthenticated } from "./api.js";
+import * as socket from "./socket.js";
+import {
+  addMessage, addPending, beginListRefresh, conversationName, endListRefresh, failPending, forget,
+  markAttempt, mergeConversationPage, mergeOlderPage, olderQuery, participantsIncomplete, receive,
+  remember, resetState, settle, state, toResend,
+} from "./state.js";
+import {
+  banner, distanceFromBottom, renderAuth, renderChat, renderList, renderShell, renderStatus,
+  renderTyping, setActions,
+} from "./views.js";
 
-// ---------------------------------------------------------------- helpers
+const PAGE = 50;              // messages per page of history
+const LIST_PAGE = 50;         // conversations per page of the list
+const TYPING_EVERY_MS = 3000; // at most one typing frame per this long
+const TYPING_SHOWN_MS = 4000; // how long "… is typing" stays without news
+const CATCH_UP_TRIES = 100;   // history not yet complete up to `live_from`: ask again …
+const CATCH_UP_WAIT_MS = 300; // … after this long
 
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "class") el.className = v;
-    else el.setAttribute(k, v === true ? "" : v);
+// ---------------------------------------------------------------- signing in and out
+
+async function signIn(mode, data) {
+  const { user } = await api("POST", mode === "login" ? "/api/auth/login" : "/api/auth/register", data);
+  await signedIn(user);
+}
+
+async function signedIn(user) {
+  state.me = user;
+  renderShell();
+  await refreshConversations();
+  socket.start({ frames, status: onStatus, signedOut: (reason) => signedOut(signedOutNotice(reason)) });
+}
+
+async function signOut() {
+  // Stop first: our own logout closes this socket too, and that needs no notice.
+  socket.stop();
+  await api("POST", "/api/auth/logout").catch(() => {});
+  signedOut();
+}
+
+/** Forgets the session: no socket, no answers still on their way, an empty state, the sign-in form. */
+function signedOut(notice = "") {
+  socket.stop();
+  dropInFlight();
+  for (const who of state.typing.values()) for (const t of who.values()) clearTimeout(t);
+  resetState(state);
+  fetching.clear();
+  renderAuth("login", notice);
+}
+
+function signedOutNotice(reason) {
+  return /expired/i.test(reason) ? "Signed out: your session expired." : "Signed out in another tab or window.";
+}
+
+// Any call answered 401 `unauthenticated`: the session is gone.
+onUnauthenticated(() => {
+  if (state.me) signedOut("Your session has ended. Sign in again.");
+});
+
+// ---------------------------------------------------------------- the conversation list
+
+// The list is read by one task at a time (a refresh, or one more page), so
+// a cursor is never used by two readers at once.
+let listQueue = Promise.resolve();
+let queuedRefresh = null;
+
+function inListQueue(task) {
+  const run = listQueue.then(task);
+  listQueue = run.catch(() => {});
+  return run;
+}
+
+/**
+ * Reads the list again from its first page, as many pages as the user has
+ * asked for, merging; drops conversations the server no longer lists only
+ * if it read to the end (see `beginListRefresh`). Callers while one is
+ * queued share it.
+ */
+function refreshConversations() {
+  if (!queuedRefresh) {
+    queuedRefresh = inListQueue(async () => {
+      queuedRefresh = null;
+      beginListRefresh(state);
+      let page = null;
+      try {
+        for (let pages = 0; pages === 0 || (page.next && pages < state.listPages); pages += 1) {
+          const after = page ? `&after=${encodeURIComponent(page.next)}` : "";
+          page = await api("GET", `/api/conversations?limit=${LIST_PAGE}${after}`);
+          mergeConversationPage(state, page);
+        }
+      } catch {
+        page = null; // keep everything; the next refresh tries again
+      }
+      endListRefresh(state, { complete: page !== null && !page.next });
+      renderList();
+    });
   }
-  for (const c of children.flat()) {
-    if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
-  }
-  return el;
+  return queuedRefresh;
 }
 
-function timeOf(iso) {
-  const d = new Date(iso);
-  const today = new Date().toDateString() === d.toDateString();
-  return today
-    ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-    : d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " +
-      d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-}
-
-// A conversation's order is its messages' `seq` (the server's one order),
-// never arrival, id or time.
-const bySeq = (a, b) => a.seq - b.seq;
-
-// ---------------------------------------------------------------- api
-
-class ApiError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
-}
-
-async function api(method, path, body) {
-  const resp = await fetch(path, {
-    method,
-    credentials: "same-origin",
-    headers: body ? { "content-type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
+/** The "More conversations" button: the next page after the last one read. */
+function loadMoreConversations() {
+  if (!state.listNext || state.listLoadingMore) return;
+  state.listLoadingMore = true;
+  renderList();
+  return inListQueue(async () => {
+    try {
+      if (!state.listNext) return; // a refresh read to the end meanwhile
+      const page = await api("GET", `/api/conversations?limit=${LIST_PAGE}&after=${encodeURIComponent(state.listNext)}`);
+      mergeConversationPage(state, page);
+      state.listPages += 1;
+    } catch (e) {
+      if (e.code !== "signed_out") banner(e.message, { fromError: true });
+    } finally {
+      state.listLoadingMore = false;
+      renderList();
+    }
   });
-  if (resp.status === 204) return null;
-  const data = await resp.json().catch(() => null);
-  if (!resp.ok) {
-    const err = data && data.error ? data.error : { code: "http_" + resp.status, message: resp.statusText };
-    if (resp.status === 401 && err.code === "unauthenticated" && state.me) signedOut();
-    throw new ApiError(resp.status, err.code, err.message);
-  }
-  return data;
 }
 
-// ---------------------------------------------------------------- state
+// Fetches by id in flight: id → promise (several frames may name one new conversation).
+const fetching = new Map();
 
-const state = {
-  me: null,                 // User
-  conversations: new Map(), // id → Conversation (with .messages, .pending, .hasMore, .unread)
-  openId: null,
-  socket: null,
-  connection: "offline",    // offline | connecting | online
-  typing: new Map(),        // conversation id → Map(user id → timeout)
-  lastTypingSent: 0,
-  notice: "",               // the banner's text, kept across re-renders
-  noticeFromError: false,   // cleared by the next success
-};
-
-function conversationName(c) {
-  if (c.kind === "group") return c.name || "Group";
-  const other = (c.participants || []).find((p) => p.user_id !== state.me.id);
-  return other ? other.display_name || other.username || "Someone" : "Just you";
+/** The whole conversation by id (every participant), remembered; throws on failure. */
+async function loadConversation(id) {
+  const { conversation } = await api("GET", `/api/conversations/${id}`);
+  return remember(state, conversation);
 }
 
-function personName(c, userId) {
-  const p = (c.participants || []).find((x) => x.user_id === userId);
-  return p ? p.display_name || p.username : "Someone";
+/**
+ * As `loadConversation`, but null on failure, and shared: a caller joins
+ * the fetch already on its way, unless it needs one that begins after now
+ * (`fresh`: membership changed), which then follows it.
+ */
+function fetchConversation(id, { fresh = false } = {}) {
+  const inFlight = fetching.get(id);
+  if (inFlight && !fresh) return inFlight;
+  const next = (inFlight || Promise.resolve()).then(() => loadConversation(id)).catch(() => null);
+  fetching.set(id, next);
+  next.then(() => { if (fetching.get(id) === next) fetching.delete(id); });
+  return next;
 }
 
-function activityOf(c) {
-  return c.last_message ? c.last_message.created_at : c.created_at;
-}
+// ---------------------------------------------------------------- history
 
-function remember(c) {
-  const old = state.conversations.get(c.id);
-  const merged = Object.assign(old || { messages: [], pending: new Map(), hasMore: true, unread: 0, loaded: false }, c);
-  state.conversations.set(c.id, merged);
-  return merged;
-}
-
-function addMessage(c, m) {
-  if (c.messages.some((x) => x.id === m.id)) return false;
-  c.messages.push(m);
-  c.messages.sort(bySeq);
-  if (!c.last_message || c.last_message.seq < m.seq) c.last_message = m;
-  return true;
-}
-
-// ---------------------------------------------------------------- socket
-
-let backoff = 500;
-let reconnectTimer = null;
-
-function setConnection(s) {
-  state.connection = s;
-  const dot = document.querySelector(".status");
-  if (dot) {
-    dot.className = "status " + s;
-    dot.title = s === "online" ? "Connected" : s === "connecting" ? "Connecting…" : "Offline, retrying";
-    dot.setAttribute("aria-label", dot.title);
-  }
-}
-
-async function connect() {
-  clearTimeout(reconnectTimer);
-  if (!state.me) return;
-  setConnection("connecting");
-  let ticket;
+/** The page of history before the oldest message held (the newest page if none is). */
+async function loadOlder(c, first = false) {
+  if (c.loadingOlder || (!first && !c.hasMore)) return;
+  c.loadingOlder = true;
+  let page;
   try {
-    ticket = await api("GET", "/api/ws-token");
+    page = await api("GET", `/api/conversations/${c.id}/messages?${olderQuery(c, PAGE)}`);
   } catch (e) {
-    return scheduleReconnect();
+    if (e.code !== "signed_out") banner(e.message, { fromError: true });
+    return;
+  } finally {
+    c.loadingOlder = false;
   }
-  const ws = new WebSocket(ticket.url, ["chat.v1", "bearer." + ticket.token]);
-  state.socket = ws;
-  ws.onmessage = (ev) => {
-    let frame;
-    try { frame = JSON.parse(ev.data); } catch { return; }
-    onFrame(frame);
-  };
-  ws.onclose = () => {
-    if (state.socket !== ws) return;
-    state.socket = null;
-    setConnection("offline");
-    scheduleReconnect();
-  };
-}
-
-function scheduleReconnect() {
-  if (!state.me) return;
-  const wait = backoff + Math.random() * backoff;
-  backoff = Math.min(backoff * 2, 10000);
-  reconnectTimer = setTimeout(connect, wait);
-}
-
-function send(frame) {
-  if (state.socket && state.socket.readyState === WebSocket.OPEN) {
-    state.socket.send(JSON.stringify(frame));
-    return true;
-  }
-  return false;
-}
-
-async function onReady(f) {
-  backoff = 500;
-  setConnection("online");
-  if (state.noticeFromError) banner("");
-  // Catch up: the list, and everything missed in conversations already
-  // loaded, up to where this connection's live messages begin.
-  await loadConversations();
-  const liveFrom = f.live_from || {};
-  for (const c of state.conversations.values()) {
-    if (c.loaded) await catchUp(c, liveFrom[c.id]);
-  }
-  // Messages still pending from before the drop are sent again, same client_id.
-  for (const c of state.conversations.values()) {
-    for (const p of c.pending.values()) if (p.state !== "failed") resend(c, p);
-  }
-  renderChat();
+  const fromBottom = distanceFromBottom();
+  mergeOlderPage(c, page);
+  if (c.id === state.openId) renderChat({ keepFromBottom: first ? null : fromBottom, stick: first });
 }
 
 // Everything after the last message seen, by seq (it may have come live
@@ -183,56 +182,69 @@ async function onReady(f) {
 // history is complete up to where live messages begin (`liveFrom`, from
 // `ready`): a message sent just before the reconnect may reach history a
 // moment after it.
+// The retry goes on from what catch-up itself read (`through`), never from
+// the newest message shown: live ones arrive meanwhile, and starting after
+// them would skip the gap below. A failed page is asked again too.
 async function catchUp(c, liveFrom) {
   if (!c.messages.length) return loadOlder(c, true);
-  let query = `after_seq=${c.messages[c.messages.length - 1].seq}`;
-  for (let tries = 0; tries < 100; ) {
-    const page = await api("GET", `/api/conversations/${c.id}/messages?${query}&limit=100`).catch(() => null);
-    if (!page) return;
-    page.messages.forEach((m) => { addMessage(c, m); settle(c, m); });
-    if (page.next) { query = `after=${page.next}`; continue; }
-    if (liveFrom === undefined || page.complete_through >= liveFrom - 1) return;
-    tries += 1;
-    await new Promise((r) => setTimeout(r, 300));
-    if (c.messages.length) query = `after_seq=${c.messages[c.messages.length - 1].seq}`;
-  }
-}
-
-function onFrame(f) {
-  switch (f.type) {
-    case "ready": return onReady(f);
-    case "message": return onMessage(f.message);
-    case "ack": {
-      const c = state.conversations.get(f.message.conversation_id);
-      if (state.noticeFromError) banner("");
-      if (c) { addMessage(c, f.message); settle(c, f.message); renderChat(); renderList(); }
-      return;
+  let through = c.messages[c.messages.length - 1].seq;
+  for (let tries = 0; tries < CATCH_UP_TRIES; ) {
+    const page = await api("GET", `/api/conversations/${c.id}/messages?after_seq=${through}&limit=100`).catch(() => null);
+    if (page) {
+      page.messages.forEach((m) => { addMessage(c, m); settle(c, m); });
+      if (page.messages.length) through = page.messages[page.messages.length - 1].seq;
+      if (page.next) continue;
+      if (liveFrom === undefined || page.complete_through >= liveFrom - 1) return;
     }
-    case "typing": return onTyping(f.conversation_id, f.user_id);
-    case "participant_added": return onMembership(f, true);
-    case "participant_removed": return onMembership(f, false);
-    case "conversation_updated": return onRenamed(f);
-    case "error": return onServerError(f);
+    tries += 1;
+    await new Promise((r) => setTimeout(r, CATCH_UP_WAIT_MS));
   }
 }
 
-function settle(c, m) {
-  if (m.client_id && c.pending.has(m.client_id)) c.pending.delete(m.client_id);
+// ---------------------------------------------------------------- frames
+
+const frames = {
+  ready: onReady,
+  message: (f) => onMessage(f.message),
+  ack: onAck,
+  typing: (f) => onTyping(f.conversation_id, f.user_id),
+  participant_added: (f) => onMembership(f, true),
+  participant_removed: (f) => onMembership(f, false),
+  conversation_updated: onRenamed,
+  error: onServerError,
+};
+
+function onStatus(s) {
+  state.connection = s;
+  renderStatus();
+}
+
+async function onReady(f) {
+  if (state.noticeFromError) banner("");
+  // Catch up: the list, and everything missed in conversations already
+  // loaded, up to where this connection's live messages begin.
+  await refreshConversations();
+  const liveFrom = f.live_from || {};
+  for (const c of [...state.conversations.values()]) {
+    if (c.loaded) await catchUp(c, liveFrom[c.id]);
+  }
+  // Messages still pending from before the drop are sent again, same client_id.
+  for (const [c, p] of toResend(state)) resend(c, p);
+  renderChat();
 }
 
 async function onMessage(m) {
-  let c = state.conversations.get(m.conversation_id);
-  if (!c) {
-    await loadConversations();
-    c = state.conversations.get(m.conversation_id);
-    if (!c) return;
-  }
-  const fresh = addMessage(c, m);
-  settle(c, m);
-  clearTyping(c.id, m.sender_id);
-  if (fresh && m.sender_id !== state.me.id && c.id !== state.openId) c.unread += 1;
+  // A message of a conversation not known yet (new, or beyond the pages read): fetch it by id.
+  if (!state.conversations.has(m.conversation_id) && !(await fetchConversation(m.conversation_id))) return;
+  if (!receive(state, m)) return;
+  clearTyping(m.conversation_id, m.sender_id);
   renderList();
-  if (c.id === state.openId) renderChat({ stick: true });
+  if (m.conversation_id === state.openId) renderChat({ stick: true });
+}
+
+function onAck(f) {
+  if (state.noticeFromError) banner("");
+  if (receive(state, f.message)) { renderChat(); renderList(); }
 }
 
 function onTyping(conversationId, userId) {
@@ -256,14 +268,15 @@ function clearTyping(conversationId, userId) {
 async function onMembership(f, added) {
   if (f.user_id === state.me.id && !added) {
     const c = state.conversations.get(f.conversation_id);
-    state.conversations.delete(f.conversation_id);
+    forget(state, f.conversation_id);
     // Leaving by one's own hand needs no word; being removed does, at any width.
-    if (c && !c.leaving) banner(`You were removed from “${conversationName(c)}”.`);
-    if (state.openId === f.conversation_id) state.openId = null;
+    if (c && !c.leaving) banner(`You were removed from “${conversationName(c, state.me.id)}”.`);
     renderShell();
     return;
   }
-  await loadConversations();
+  // Someone joined or left (or I was added): the conversation again, by id, with everyone in it.
+  await fetchConversation(f.conversation_id, { fresh: true });
+  renderList();
   if (state.openId === f.conversation_id) renderChat();
 }
 
@@ -284,53 +297,13 @@ const FAILED = {
 };
 
 function onServerError(f) {
-  for (const c of state.conversations.values()) {
-    const p = f.client_id && c.pending.get(f.client_id);
-    if (p) {
-      p.state = "failed";
-      p.error = FAILED[f.code] || f.message || f.code;
-      p.retryable = true;
-      if (c.id === state.openId) renderChat();
-      return;
-    }
+  const c = failPending(state, f.client_id, FAILED[f.code] || f.message || f.code);
+  if (c) {
+    if (c.id === state.openId) renderChat();
+    return;
   }
   if (f.code === "not_participant" && !f.client_id) return; // typing into a conversation just left
   banner(f.message || f.code, { fromError: true });
-}
-
-// ---------------------------------------------------------------- loading
-
-async function loadConversations() {
-  const data = await api("GET", "/api/conversations").catch(() => null);
-  if (!data) return;
-  const seen = new Set();
-  for (const c of data.conversations) { remember(c); seen.add(c.id); }
-  for (const id of [...state.conversations.keys()]) if (!seen.has(id)) state.conversations.delete(id);
-  renderList();
-}
-
-let loadingOlder = false;
-
-async function loadOlder(c, first = false) {
-  if (loadingOlder || (!first && !c.hasMore)) return;
-  loadingOlder = true;
-  try {
-    const oldest = c.messages.length ? c.messages[0].seq : null;
-    const q = oldest !== null ? `before_seq=${oldest}&limit=${PAGE}` : `limit=${PAGE}`;
-    const page = await api("GET", `/api/conversations/${c.id}/messages?${q}`);
-    const list = document.querySelector(".messages");
-    const before = list ? list.scrollHeight - list.scrollTop : 0;
-    page.messages.forEach((m) => addMessage(c, m));
-    c.hasMore = !!page.next;
-    c.loaded = true;
-    if (c.id === state.openId) {
-      renderChat({ keepFromBottom: first ? null : before, stick: first });
-    }
-  } catch (e) {
-    banner(e.message, { fromError: true });
-  } finally {
-    loadingOlder = false;
-  }
 }
 
 // ---------------------------------------------------------------- actions
@@ -342,17 +315,21 @@ function newClientId() {
 }
 
 function sendMessage(c, body) {
-  const p = { client_id: newClientId(), body, created_at: new Date().toISOString(), state: "pending" };
-  c.pending.set(p.client_id, p);
-  resend(c, p);
+  state.lastTypingSent = 0; // the next keystroke announces typing again
+  resend(c, addPending(c, newClientId(), body, new Date().toISOString()));
   renderChat({ stick: true });
 }
 
 function resend(c, p) {
-  p.state = "pending";
-  p.error = null;
-  const ok = send({ type: "send", conversation_id: c.id, client_id: p.client_id, body: p.body });
-  if (!ok) { p.state = "waiting"; p.error = "Waiting for connection"; }
+  markAttempt(p, socket.send({ type: "send", conversation_id: c.id, client_id: p.client_id, body: p.body }));
+}
+
+function typed(c) {
+  const now = Date.now();
+  if (now - state.lastTypingSent > TYPING_EVERY_MS) {
+    state.lastTypingSent = now;
+    socket.send({ type: "typing", conversation_id: c.id });
+  }
 }
 
 async function openConversation(id) {
@@ -362,299 +339,89 @@ async function openConversation(id) {
   if (!c) return;
   c.unread = 0;
   renderShell();
+  // A big group's list entry names only its first participants: fetch everyone for the senders' names.
+  if (participantsIncomplete(c)) {
+    fetchConversation(id).then(() => { if (state.openId === id) renderChat(); });
+  }
   if (!c.loaded) await loadOlder(c, true);
   else renderChat({ stick: true });
+}
+
+function closeConversation() {
+  state.openId = null;
+  renderShell();
 }
 
 async function startPrivate(userId) {
   try {
     const { conversation } = await api("POST", "/api/conversations", { kind: "private", participant_id: userId });
-    remember(conversation);
+    remember(state, conversation);
     await openConversation(conversation.id);
   } catch (e) { banner(e.message, { fromError: true }); }
 }
 
-async function signedIn(user) {
-  state.me = user;
+async function createGroup(name, participantIds) {
+  const { conversation } = await api("POST", "/api/conversations", { kind: "group", name, participant_ids: participantIds });
+  return remember(state, conversation);
+}
+
+async function searchUsers(q) {
+  const data = await api("GET", `/api/users?q=${encodeURIComponent(q)}&limit=10`);
+  return data.users.filter((u) => u.id !== state.me.id);
+}
+
+/** After a change to a group from its settings: the group again (by id), and the screen. */
+async function changedGroup(c) {
+  await fetchConversation(c.id, { fresh: true });
   renderShell();
-  await loadConversations();
-  connect();
 }
 
-function signedOut() {
-  state.me = null;
-  state.conversations.clear();
-  state.openId = null;
-  const ws = state.socket;
-  state.socket = null;
-  if (ws) ws.close();
-  clearTimeout(reconnectTimer);
-  renderAuth("login");
-}
-
-// ---------------------------------------------------------------- views
-
-const app = () => document.getElementById("app");
-
-// The banner: one line across the top of the page, at every width, until
-// it is dismissed or what it reports is over.
-function banner(text, { fromError = false } = {}) {
-  state.notice = text || "";
-  state.noticeFromError = !!state.notice && fromError;
-  const el = document.querySelector(".banner");
-  if (el) el.replaceWith(bannerView());
-}
-
-function bannerView() {
-  return h("div", { class: "banner", role: "status", hidden: !state.notice },
-    h("span", {}, state.notice),
-    h("button", { type: "button", class: "dismiss", "aria-label": "Dismiss", onclick: () => banner("") }, "×"));
-}
-
-function renderAuth(mode) {
-  const isLogin = mode === "login";
-  const error = h("p", { class: "error", role: "alert" });
-  const form = h("form", { class: "auth", "aria-label": isLogin ? "Sign in" : "Sign up" },
-    h("h1", {}, isLogin ? "Sign in" : "Create an account"),
-    h("label", { for: "username" }, "Username"),
-    h("input", { id: "username", name: "username", autocomplete: "username", required: true,
-      pattern: "[a-z0-9_.\\-]{3,32}", title: "3–32 of a-z, 0-9, _ . -" }),
-    !isLogin && h("label", { for: "display_name" }, "Display name (optional)"),
-    !isLogin && h("input", { id: "display_name", name: "display_name", maxlength: 64 }),
-    h("label", { for: "password" }, "Password"),
-    h("input", { id: "password", name: "password", type: "password", required: true, minlength: 8, maxlength: 256,
-      autocomplete: isLogin ? "current-password" : "new-password" }),
-    error,
-    h("button", { class: "primary", type: "submit" }, isLogin ? "Sign in" : "Sign up"),
-    h("p", { class: "switch muted" }, isLogin ? "New here? " : "Have an account? ",
-      h("a", { href: "#", onclick: (e) => { e.preventDefault(); renderAuth(isLogin ? "register" : "login"); } },
-        isLogin ? "Create an account" : "Sign in")),
-  );
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const data = Object.fromEntries(new FormData(form));
-    if (!data.display_name) delete data.display_name;
-    error.textContent = "";
-    try {
-      const { user } = await api("POST", isLogin ? "/api/auth/login" : "/api/auth/register", data);
-      await signedIn(user);
-    } catch (err) {
-      error.textContent = err.message;
-    }
-  });
-  app().replaceChildren(form);
-  form.querySelector("input").focus();
-}
-
-function renderShell() {
-  if (!state.me) return renderAuth("login");
-  const shell = h("div", { class: "shell" + (state.openId ? " open" : "") },
-    bannerView(),
-    h("aside", { class: "sidebar", "aria-label": "Conversations" },
-      h("header", {},
-        h("span", { class: "status " + state.connection, role: "img", "aria-label": state.connection }),
-        h("span", { class: "me", title: state.me.username }, state.me.display_name),
-        h("button", { type: "button", onclick: async () => { await api("POST", "/api/auth/logout").catch(() => {}); signedOut(); } }, "Sign out")),
-      h("div", { class: "tools" },
-        h("button", { type: "button", class: "primary", onclick: () => groupDialog() }, "New group")),
-      searchBox((u) => startPrivate(u.id), "Find people to chat with"),
-      h("ul", { class: "conversations", role: "list" })),
-    h("section", { class: "chat", "aria-label": "Conversation" }),
-  );
-  app().replaceChildren(shell);
-  renderList();
-  renderChat({ stick: true });
-}
-
-function searchBox(onPick, label) {
-  const results = h("ul", { class: "results", hidden: true });
-  let timer;
-  const input = h("input", { type: "search", placeholder: "Search by username", "aria-label": label,
-    oninput: () => {
-      clearTimeout(timer);
-      timer = setTimeout(async () => {
-        const q = input.value.trim().toLowerCase();
-        if (!q) { results.hidden = true; return; }
-        const data = await api("GET", `/api/users?q=${encodeURIComponent(q)}&limit=10`).catch(() => ({ users: [] }));
-        const others = data.users.filter((u) => u.id !== state.me.id);
-        results.replaceChildren(...(others.length ? others.map((u) =>
-          h("li", { tabindex: 0, role: "button",
-            onclick: () => { input.value = ""; results.hidden = true; onPick(u); },
-            onkeydown: (e) => { if (e.key === "Enter") e.target.click(); } },
-            h("strong", {}, u.display_name), " ", h("span", { class: "muted" }, "@" + u.username)))
-          : [h("li", { class: "muted" }, "Nobody found")]));
-        results.hidden = false;
-      }, 200);
-    } });
-  return h("div", { class: "search" }, input, results);
-}
-
-function renderList() {
-  const ul = document.querySelector(".conversations");
-  if (!ul) return;
-  const list = [...state.conversations.values()].sort((a, b) => (activityOf(a) < activityOf(b) ? 1 : -1));
-  ul.replaceChildren(...list.map((c) => {
-    const last = c.last_message;
-    const preview = last ? (last.sender_id === state.me.id ? "You: " : "") + last.body : "No messages yet";
-    return h("li", {
-      class: c.id === state.openId ? "active" : "", tabindex: 0, "data-id": c.id,
-      onclick: () => openConversation(c.id),
-      onkeydown: (e) => { if (e.key === "Enter") openConversation(c.id); },
-    },
-      h("span", { class: "name" }, conversationName(c)),
-      h("span", { class: "muted" }, timeOf(activityOf(c))),
-      h("span", { class: "preview" }, preview),
-      c.unread ? h("span", { class: "unread", "aria-label": `${c.unread} unread` }, c.unread) : h("span"));
-  }));
-}
-
-function renderTyping() {
-  const el = document.querySelector(".typing");
-  const c = state.conversations.get(state.openId);
-  if (!el || !c) return;
-  const who = [...(state.typing.get(c.id) || new Map()).keys()].map((u) => personName(c, u));
-  el.textContent = who.length === 0 ? "" : who.length === 1 ? `${who[0]} is typing…` : `${who.join(", ")} are typing…`;
-}
-
-function messageView(c, m, pending) {
-  const mine = m.sender_id === state.me.id || pending;
-  return h("div", { class: "msg" + (mine ? " mine" : "") + (pending ? " " + m.state : ""), "data-id": m.id || "" },
-    c.kind === "group" && !mine ? h("div", { class: "who" }, personName(c, m.sender_id)) : null,
-    h("span", { class: "body" }, m.body),
-    h("span", { class: "when" }, pending ? (m.error || "Sending…") : timeOf(m.created_at)),
-    pending && m.retryable ? h("button", { type: "button", class: "retry", onclick: () => { resend(c, m); renderChat(); } }, "Retry") : null);
-}
-
-function renderChat(opts = {}) {
-  const section = document.querySelector(".chat");
-  if (!section) return;
-  const c = state.conversations.get(state.openId);
-  if (!c) {
-    section.replaceChildren(h("p", { class: "empty" }, "Pick a conversation, or find someone to talk to."));
-    return;
-  }
-  const old = section.querySelector(".messages");
-  const wasAtBottom = old ? old.scrollHeight - old.scrollTop - old.clientHeight < 40 : true;
-  const draft = section.querySelector("textarea")?.value || "";
-  const hadFocus = document.activeElement && document.activeElement.tagName === "TEXTAREA";
-
-  const list = h("div", { class: "messages", role: "log", "aria-label": "Messages",
-    onscroll: (e) => { if (e.target.scrollTop < 60) loadOlder(c); } },
-    c.hasMore ? h("p", { class: "muted edge" }, "Loading older messages…")
-      : h("p", { class: "muted edge" }, "This is the beginning."),
-    c.messages.map((m) => messageView(c, m, false)),
-    [...c.pending.values()].map((p) => messageView(c, p, true)));
-  const count = h("span", { class: "count" });
-  const box = h("textarea", { "aria-label": "Message", placeholder: "Write a message…", title: "Enter sends, Shift+Enter starts a new line",
-    maxlength: BODY_MAX,
-    oninput: () => {
-      count.textContent = `${[...box.value].length} / ${BODY_MAX}`;
-      const now = Date.now();
-      if (box.value && now - state.lastTypingSent > TYPING_EVERY_MS) {
-        state.lastTypingSent = now;
-        send({ type: "typing", conversation_id: c.id });
-      }
-    },
-    onkeydown: (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); submit(); } } });
-  box.value = draft;
-  count.textContent = `${[...draft].length} / ${BODY_MAX}`;
-  const submit = () => {
-    const body = box.value;
-    if (!body.trim()) return;
-    if ([...body].length > BODY_MAX) return banner(`At most ${BODY_MAX} characters.`);
-    box.value = "";
-    count.textContent = `0 / ${BODY_MAX}`;
-    state.lastTypingSent = 0; // the next keystroke announces typing again
-    sendMessage(c, body);
-  };
-  section.replaceChildren(
-    h("header", {},
-      h("button", { type: "button", class: "back", "aria-label": "Back to conversations", onclick: () => { state.openId = null; renderShell(); } }, "←"),
-      h("h2", {}, conversationName(c)),
-      c.kind === "group" ? h("button", { type: "button", onclick: () => settingsDialog(c) }, "Settings") : null),
-    list,
-    h("div", { class: "typing", "aria-live": "polite" }),
-    h("form", { class: "composer", onsubmit: (e) => { e.preventDefault(); submit(); } },
-      box, count, h("button", { class: "primary", type: "submit" }, "Send")));
-  if (opts.keepFromBottom) list.scrollTop = list.scrollHeight - opts.keepFromBottom;
-  else if (opts.stick || wasAtBottom) list.scrollTop = list.scrollHeight;
-  else if (old) list.scrollTop = old.scrollTop;
-  if (hadFocus || opts.stick) box.focus();
-  renderTyping();
-  // A short first page may not fill the view: keep loading until it scrolls.
-  if (c.hasMore && list.scrollHeight <= list.clientHeight) loadOlder(c);
-}
-
-function groupDialog() {
-  const chosen = new Map();
-  const chips = h("div", { class: "chips" });
-  const error = h("p", { class: "error", role: "alert" });
-  const name = h("input", { id: "group_name", required: true, maxlength: 100 });
-  const redraw = () => chips.replaceChildren(...[...chosen.values()].map((u) =>
-    h("span", { class: "chip" }, u.display_name, " ", h("button", { type: "button", "aria-label": "Remove " + u.username,
-      onclick: () => { chosen.delete(u.id); redraw(); } }, "×"))));
-  const dialog = h("dialog", { "aria-label": "New group" },
-    h("form", { method: "dialog" },
-      h("h3", {}, "New group"),
-      h("label", { for: "group_name" }, "Name"), name,
-      h("label", {}, "People"), searchBox((u) => { chosen.set(u.id, u); redraw(); }, "Add people to the group"), chips,
-      error,
-      h("div", { class: "actions" },
-        h("button", { type: "button", onclick: () => dialog.close() }, "Cancel"),
-        h("button", { class: "primary", type: "submit", onclick: async (e) => {
-          e.preventDefault();
-          try {
-            const { conversation } = await api("POST", "/api/conversations",
-              { kind: "group", name: name.value, participant_ids: [...chosen.keys()] });
-            remember(conversation);
-            dialog.close();
-            await openConversation(conversation.id);
-          } catch (err) { error.textContent = err.message; }
-        } }, "Create"))));
-  document.body.append(dialog);
-  dialog.addEventListener("close", () => dialog.remove());
-  dialog.showModal();
-}
-
-function settingsDialog(c) {
-  const error = h("p", { class: "error", role: "alert" });
-  const name = h("input", { id: "rename", value: c.name || "", maxlength: 100 });
-  const act = async (fn) => {
-    try { await fn(); await loadConversations(); renderShell(); dialog.close(); }
-    catch (err) { error.textContent = err.message; }
-  };
-  const people = h("ul", { class: "people" }, (c.participants || []).map((p) =>
-    h("li", {}, h("span", {}, p.display_name || p.username, p.user_id === state.me.id ? " (you)" : ""),
-      p.user_id !== state.me.id ? h("button", { type: "button", onclick: () =>
-        act(() => api("DELETE", `/api/conversations/${c.id}/participants/${p.user_id}`)) }, "Remove") : null)));
-  const dialog = h("dialog", { "aria-label": "Group settings" },
-    h("h3", {}, "Group settings"),
-    h("form", { onsubmit: (e) => { e.preventDefault(); act(() => api("PATCH", `/api/conversations/${c.id}`, { name: name.value })); } },
-      h("label", { for: "rename" }, "Name"), name,
-      h("div", { class: "actions" }, h("button", { type: "submit" }, "Rename"))),
-    h("label", {}, "People"), people,
-    searchBox((u) => act(() => api("POST", `/api/conversations/${c.id}/participants`, { user_id: u.id })), "Add someone to the group"),
-    error,
-    h("div", { class: "actions" },
-      h("button", { type: "button", onclick: () => act(async () => {
-        c.leaving = true;
-        await api("DELETE", `/api/conversations/${c.id}/participants/${state.me.id}`);
-        state.conversations.delete(c.id);
-        state.openId = null;
-      }) }, "Leave group"),
-      h("button", { type: "button", onclick: () => dialog.close() }, "Close")));
-  document.body.append(dialog);
-  dialog.addEventListener("close", () => dialog.remove());
-  dialog.showModal();
-}
+const actions = {
+  signIn,
+  signOut,
+  openConversation,
+  closeConversation,
+  startPrivate,
+  createGroup,
+  searchUsers,
+  sendMessage,
+  retry: (c, p) => { resend(c, p); renderChat(); },
+  typed,
+  loadOlder,
+  loadMoreConversations,
+  groupDetails: loadConversation,
+  renameGroup: async (c, name) => {
+    const { conversation } = await api("PATCH", `/api/conversations/${c.id}`, { name });
+    remember(state, conversation);
+    renderShell();
+  },
+  addToGroup: async (c, userId) => {
+    await api("POST", `/api/conversations/${c.id}/participants`, { user_id: userId });
+    await changedGroup(c);
+  },
+  removeFromGroup: async (c, userId) => {
+    await api("DELETE", `/api/conversations/${c.id}/participants/${userId}`);
+    await changedGroup(c);
+  },
+  leaveGroup: async (c) => {
+    c.leaving = true;
+    await api("DELETE", `/api/conversations/${c.id}/participants/${state.me.id}`);
+    forget(state, c.id);
+    renderShell();
+  },
+};
 
 // ---------------------------------------------------------------- start
 
+setActions(actions);
+
 (async () => {
+  let user;
   try {
-    const { user } = await api("GET", "/api/me");
-    await signedIn(user);
+    ({ user } = await api("GET", "/api/me"));
   } catch {
     renderAuth("login");
+    return;
   }
+  await signedIn(user);
 })();

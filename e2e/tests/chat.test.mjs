@@ -1,11 +1,19 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { after, afterEach, before, test } from "node:test";
 
-import { chatWith, gateway, launch, say, seen, shot, signUp, uniqueName, userId } from "./helpers.mjs";
+import {
+  BASE, assertNoPageErrors, chatWith, createConversation, gateway, isMarker, launch, newPage, say, seen,
+  seenEach, settle, shot, shows, signIn, signUp, uniqueName, userId,
+} from "./helpers.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
+// A page error or console error in any page of a test fails that test.
+afterEach(assertNoPageErrors);
+
+/** Counts of 1 for each body, as `seenEach` gives when every one shows once. */
+const once = (texts) => texts.map(() => 1);
 
 test("two people sign up, find each other and chat live both ways", async () => {
   const ann = await signUp(browser, uniqueName("ann"), "Ann Example");
@@ -65,15 +73,18 @@ test("scrolling up loads all 120 messages, each once", async () => {
   const item = bob.page.locator(".conversations li").first();
   await item.waitFor();
   await item.click();
-  await seen(bob, "line 120");
-  const list = bob.page.locator(".messages");
-  for (let i = 0; i < 20; i++) {
-    if (await bob.page.locator(".edge", { hasText: "This is the beginning." }).count()) break;
-    await list.evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event("scroll")); });
-    await bob.page.waitForTimeout(300);
+  await shows(bob, "line 120");
+  // Scroll to the top until the beginning shows; after each scroll, wait
+  // for the fact that a page came in (more bubbles) or history ended.
+  const edge = bob.page.locator(".edge", { hasText: "This is the beginning." });
+  while (!(await edge.count())) {
+    const shown = await bob.page.locator(".messages .msg").count();
+    await bob.page.locator(".messages").evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event("scroll")); });
+    await bob.page.waitForFunction((shown) => document.querySelectorAll(".messages .msg").length > shown ||
+      (document.querySelector(".edge")?.textContent ?? "").includes("This is the beginning."), shown);
   }
-  await bob.page.locator(".edge", { hasText: "This is the beginning." }).waitFor();
-  const bodies = await bob.page.locator(".messages .msg .body").allTextContents();
+  await settle(bob);
+  const bodies = (await bob.page.locator(".messages .msg .body").allTextContents()).filter((b) => !isMarker(b));
   assert.deepEqual(bodies, Array.from({ length: 120 }, (_, i) => `line ${i + 1}`));
   await shot(bob.page, "05-history-top");
   await ann.context.close();
@@ -100,7 +111,7 @@ test("a group is created, renamed, loses a member live, and the rest keep chatti
   await say(a, "hello group");
   for (const u of [owner, a, b]) assert.equal(await seen(u, "hello group"), 1);
   // Sender names show in groups.
-  await owner.page.locator(".msg .who", { hasText: "Ada Member" }).waitFor();
+  await owner.page.locator(".msg", { hasText: "hello group" }).locator(".who", { hasText: "Ada Member" }).waitFor();
 
   await owner.page.getByRole("button", { name: "Settings" }).click();
   const settings = owner.page.getByRole("dialog", { name: "Group settings" });
@@ -130,7 +141,7 @@ test("the other person sees the typing indicator", async () => {
   await chatWith(ann, bob);
   await say(ann, "ping");
   await bob.page.locator(".conversations li").first().click();
-  await seen(bob, "ping");
+  await shows(bob, "ping");
   await ann.page.getByLabel("Message", { exact: true }).pressSequentially("I am writing something");
   await bob.page.locator(".typing", { hasText: "Tina Typer is typing…" }).waitFor();
   await shot(bob.page, "08-typing");
@@ -157,11 +168,9 @@ test("after the gateway restarts, missed messages appear once each", async () =>
   assert.equal(await seen(bob, "sent while you were away"), 1);
   await say(ann, "after the restart");
   assert.equal(await seen(bob, "after the restart"), 1);
-  await bob.page.waitForTimeout(1000);
-  for (const text of ["before the restart", "sent while you were away", "after the restart"]) {
-    assert.equal(await seen(bob, text), 1, text);
-    assert.equal(await seen(ann, text), 1, text);
-  }
+  const texts = ["before the restart", "sent while you were away", "after the restart"];
+  assert.deepEqual(await seenEach(bob, texts), once(texts), "bob");
+  assert.deepEqual(await seenEach(ann, texts), once(texts), "ann");
   await ann.context.close();
   await bob.context.close();
 });
@@ -171,12 +180,7 @@ test("the layout works at phone width", async () => {
   const bob = await signUp(browser, uniqueName("phone_b"));
   await chatWith(ann, bob);
   await say(ann, "small screens too");
-  const phone = await browser.newContext({ viewport: { width: 390, height: 800 } });
-  const page = await phone.newPage();
-  await page.goto(ann.page.url());
-  await page.getByLabel("Username").fill(bob.username);
-  await page.getByLabel("Password").fill("password123");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  const { context: phone, page } = await signIn(browser, bob, { width: 390, height: 800 });
   await page.locator(".conversations li").first().click();
   await page.locator(".messages .body", { hasText: "small screens too" }).waitFor();
   assert.equal(await page.locator(".sidebar").isVisible(), false, "the list gives way to the chat");
@@ -193,21 +197,17 @@ test("the first message of a new group reaches everyone live, without a retry", 
   const a = await signUp(browser, uniqueName("first_a"), "Gus Guest");
   const b = await signUp(browser, uniqueName("first_b"), "Hal Guest");
   // Create and send at once, from the page itself (no waiting for anyone).
-  const id = await owner.page.evaluate(async (ids) => {
-    const resp = await fetch("/api/conversations", {
-      method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ kind: "group", name: "Right away", participant_ids: ids }),
-    });
-    return (await resp.json()).conversation.id;
-  }, [await userId(a), await userId(b)]);
+  const { id } = await createConversation(owner,
+    { kind: "group", name: "Right away", participant_ids: [await userId(a), await userId(b)] });
   await owner.page.locator(`.conversations li[data-id="${id}"]`).click();
   await say(owner, "straight in");
   await owner.page.locator(".msg.pending").waitFor({ state: "detached" });
   assert.equal(await owner.page.locator(".msg.failed").count(), 0, "no failed bubble");
+  // Both lists show it live first (a settle point sends a marker, which would then be the preview).
+  const item = (m) => m.page.locator(".conversations li", { hasText: "Right away" });
+  for (const m of [a, b]) await item(m).locator(".preview", { hasText: "straight in" }).waitFor();
   for (const m of [a, b]) {
-    const item = m.page.locator(".conversations li", { hasText: "Right away" });
-    await item.locator(".preview", { hasText: "straight in" }).waitFor();
-    await item.click();
+    await item(m).click();
     assert.equal(await seen(m, "straight in"), 1);
   }
   await shot(a.page, "11-first-message-of-a-new-group");
@@ -239,8 +239,9 @@ test("a refused send shows why and goes through on Retry, with no duplicate", as
   }
   await ann.page.locator(".msg.pending").waitFor({ state: "detached" });
   await bob.page.locator(".conversations li").first().click();
-  for (let i = 1; i <= 50; i++) assert.equal(await seen(bob, `burst ${i}`), 1, `burst ${i}`);
-  for (let i = 1; i <= 50; i++) assert.equal(await seen(ann, `burst ${i}`), 1, `burst ${i}`);
+  const bursts = Array.from({ length: 50 }, (_, i) => `burst ${i + 1}`);
+  assert.deepEqual(await seenEach(bob, bursts), once(bursts), "bob");
+  assert.deepEqual(await seenEach(ann, bursts), once(bursts), "ann");
   await ann.context.close();
   await bob.context.close();
 });
@@ -248,13 +249,7 @@ test("a refused send shows why and goes through on Retry, with no duplicate", as
 test("a rename shows live in the other members' list and open chat", async () => {
   const owner = await signUp(browser, uniqueName("ren_o"));
   const a = await signUp(browser, uniqueName("ren_a"));
-  const id = await owner.page.evaluate(async (ids) => {
-    const resp = await fetch("/api/conversations", {
-      method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ kind: "group", name: "Old name", participant_ids: ids }),
-    });
-    return (await resp.json()).conversation.id;
-  }, [await userId(a)]);
+  const { id } = await createConversation(owner, { kind: "group", name: "Old name", participant_ids: [await userId(a)] });
   await a.page.locator(`.conversations li[data-id="${id}"]`).click();
   await a.page.locator(".chat h2", { hasText: "Old name" }).waitFor();
   await owner.page.locator(`.conversations li[data-id="${id}"]`).click();
@@ -271,19 +266,8 @@ test("a rename shows live in the other members' list and open chat", async () =>
 test("a member removed while on a phone is told why the conversation went", async () => {
   const owner = await signUp(browser, uniqueName("rm_o"));
   const gone = await signUp(browser, uniqueName("rm_g"));
-  const id = await owner.page.evaluate(async (ids) => {
-    const resp = await fetch("/api/conversations", {
-      method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ kind: "group", name: "Leaving soon", participant_ids: ids }),
-    });
-    return (await resp.json()).conversation.id;
-  }, [await userId(gone)]);
-  const phone = await browser.newContext({ viewport: { width: 390, height: 800 } });
-  const page = await phone.newPage();
-  await page.goto(gone.page.url());
-  await page.getByLabel("Username").fill(gone.username);
-  await page.getByLabel("Password").fill("password123");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  const { id } = await createConversation(owner, { kind: "group", name: "Leaving soon", participant_ids: [await userId(gone)] });
+  const { context: phone, page } = await signIn(browser, gone, { width: 390, height: 800 });
   await page.locator(`.conversations li[data-id="${id}"]`).click();
   await page.locator(".chat h2", { hasText: "Leaving soon" }).waitFor();
   // (The status dot is in the list, hidden while a chat fills a phone.)
@@ -298,4 +282,46 @@ test("a member removed while on a phone is told why the conversation went", asyn
   await page.locator(".banner").waitFor({ state: "hidden" });
   await phone.close();
   for (const u of [owner, gone]) await u.context.close();
+});
+
+test("signing out in one tab signs the other tab out, with a notice", async () => {
+  const ann = await signUp(browser, uniqueName("out_a"));
+  // A second tab: the same browser context, so the same session. (Another
+  // context would be a session of its own, which a logout here leaves be.)
+  const tab = await newPage(ann.context, `${ann.username} (tab 2)`);
+  await tab.goto(BASE);
+  await tab.locator(".status.online").waitFor();
+  await ann.page.getByRole("button", { name: "Sign out" }).click();
+  await ann.page.getByRole("heading", { name: "Sign in" }).waitFor();
+  // The gateway closes the other tab's socket (1008 "signed out"): it stops and says so.
+  await tab.getByRole("status").filter({ hasText: /signed out/i }).waitFor({ timeout: 5_000 });
+  await tab.getByRole("heading", { name: "Sign in" }).waitFor();
+  assert.equal(await tab.locator(".sidebar").count(), 0, "nothing of the session is left on screen");
+  await shot(tab, "17-signed-out-elsewhere");
+  await ann.context.close();
+});
+
+test("the conversation list comes 50 at a time; More conversations brings the rest, each once", async () => {
+  const owner = await signUp(browser, uniqueName("many_o"));
+  const other = await signUp(browser, uniqueName("many_p"));
+  const otherId = await userId(other);
+  const TOTAL = 55;
+  const name = (i) => `Group ${String(i).padStart(2, "0")}`;
+  for (let i = 1; i <= TOTAL; i++) {
+    await createConversation(owner, { kind: "group", name: name(i), participant_ids: [otherId] });
+  }
+  // A fresh sign-in reads the list from its first page (the first page
+  // learnt of each group live, one by one).
+  const { context, page } = await signIn(browser, owner);
+  const names = page.locator(".conversations li .name");
+  const more = page.getByRole("button", { name: "More conversations" });
+  await more.waitFor();
+  // Newest activity first: the last 50 created.
+  assert.deepEqual(await names.allTextContents(), Array.from({ length: 50 }, (_, i) => name(TOTAL - i)));
+  await more.click();
+  await more.waitFor({ state: "detached" });
+  assert.deepEqual(await names.allTextContents(), Array.from({ length: TOTAL }, (_, i) => name(TOTAL - i)));
+  await shot(page, "18-more-conversations");
+  await context.close();
+  for (const u of [owner, other]) await u.context.close();
 });

@@ -2,14 +2,16 @@
 // message sent with "trace": true on one gateway and delivered on another
 // shows as a waterfall with the hops of both.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { after, afterEach, before, test } from "node:test";
 
-import { chatWith, launch, shot, signUp, uniqueName } from "./helpers.mjs";
+import { assertNoPageErrors, chatWith, launch, newPage, shot, signUp, uniqueName } from "./helpers.mjs";
 
 const GATEWAY2 = process.env.E2E_GATEWAY2_URL; // ws://127.0.0.1:PORT/ws
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
+// A page error or console error in any page of a test fails that test.
+afterEach(assertNoPageErrors);
 
 /** Opens a socket for this page's user on `url` and keeps its frames in `window.frames2`. */
 async function openSocket(user, url) {
@@ -61,9 +63,7 @@ test("the inspector draws the actors and follows a traced message across two gat
 
   // The inspector of the second gateway, opened from loopback.
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
+  const page = await newPage(context, "inspector");
   await page.goto(GATEWAY2.replace(/^ws/, "http").replace(/\/ws$/, "/inspect"));
   await page.locator("#status", { hasText: "live" }).waitFor();
   await page.locator("#gateway", { hasText: "gw-2" }).waitFor();
@@ -82,7 +82,6 @@ test("the inspector draws the actors and follows a traced message across two gat
   assert.match(text, /gw-2/);
   await shot(page, "15-inspector");
   await page.locator("#trace-section").screenshot({ path: new URL("../artifacts/16-trace-waterfall.png", import.meta.url).pathname });
-  assert.deepEqual(errors, []);
   await context.close();
   await ann.context.close();
   await bob.context.close();

@@ -5,7 +5,7 @@
 //! | [`auth`] | `/api/auth/register`, `/api/auth/login`, `/api/auth/logout`, `/api/me`, `/api/ws-token` |
 //! | [`users`] | `/api/users`, `/api/users/{id}` |
 //! | [`conversations`] | `/api/conversations…` (message-store, with names from user-store) |
-//! | [`ui`] | `/`, `/app.js`, `/style.css`: the web UI, compiled in |
+//! | [`ui`] | `/`, `/style.css` and the UI's modules (`/app.js`, `/api.js`, `/state.js`, `/socket.js`, `/views.js`): the web UI, compiled in |
 
 pub mod auth;
 pub mod conversations;
