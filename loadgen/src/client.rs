@@ -871,10 +871,14 @@ impl Client<'_> {
                     _ => None,
                 };
                 if let Some(page) = &page {
+                    // Only what lies before this connection's live part:
+                    // from `live_from` on, the gateway delivers it, and a
+                    // copy both ways is the verdict's `duplicated`.
+                    let live_part = live_from.get(&c).copied().unwrap_or(i64::MAX);
                     found.extend(
                         page.messages
                             .iter()
-                            .filter(|m| !seen.contains(&m.id))
+                            .filter(|m| !seen.contains(&m.id) && m.seq < live_part)
                             .map(|m| (m.id, m.seq)),
                     );
                     if let Some(next) = page.next {

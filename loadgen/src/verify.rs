@@ -176,8 +176,14 @@ pub fn verify(
                 }
                 last = Some(*seq);
             }
+            // Catch-up reads only below each connection's `live_from`, so a
+            // message it found that also came live reached this member twice.
             if let Some(caught) = log.caught_up.get(c) {
-                seen.extend(caught.iter().map(|(id, _)| *id));
+                for (id, _) in caught {
+                    if !seen.insert(*id) {
+                        v.duplicated += 1;
+                    }
+                }
             }
             let missing: Vec<_> = expected.iter().filter(|id| !seen.contains(id)).collect();
             v.lost += missing.len() as u64;
@@ -336,6 +342,23 @@ mod tests {
         let v = judge(&[log(c, &m, &m), log(c, &twice, &[])], &plan);
         assert_eq!((v.duplicated, v.lost), (1, 0));
         assert!(!v.clean());
+    }
+
+    #[test]
+    fn a_message_caught_up_and_also_delivered_live_is_a_duplicate() {
+        let (plan, c) = plan(2);
+        let m = messages();
+        // The second member got m[0..3] live, then reconnected and caught
+        // up m[3..]; m[3] also came live on the new connection.
+        let mut l = log(c, &[m[0], m[1], m[2], m[3]], &[]);
+        l.caught_up.insert(c, vec![m[3], m[4]]);
+        let v = judge(&[log(c, &m, &m), l], &plan);
+        assert_eq!((v.duplicated, v.lost), (1, 0));
+        assert!(!v.clean());
+        // Caught up only what it lacked: clean.
+        let mut l = log(c, &[m[0], m[1], m[2]], &[]);
+        l.caught_up.insert(c, vec![m[3], m[4]]);
+        assert!(judge(&[log(c, &m, &m), l], &plan).clean());
     }
 
     #[test]
