@@ -1,4 +1,11 @@
 use bff::{settings::Settings, startup::Application};
+
+/// jemalloc gives the memory of a freed password hash (19 MiB, Argon2id)
+/// back to the system within seconds; glibc's malloc kept it in each
+/// thread's arena, so a sign-up flood left the bff at 330 MiB for good
+/// (BENCHMARKS.md, "Sign-up flood").
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use clap::Parser as _;
 
 #[actix_web::main]

@@ -1,34 +1,52 @@
-//! Argon2id password hashes (PHC strings), computed on blocking threads so
-//! a login never stalls the async workers, and never more at once than the
-//! [`HashPool`] allows: each costs 19 MiB and a core for tens of
-//! milliseconds, so a flood of sign-ups must queue (boundedly) instead of
+//! Argon2id password hashes (PHC strings), computed on the pool's own
+//! threads so a login never stalls the async workers, and never more at
+//! once than the [`HashPool`] allows: each costs 19 MiB and a core for tens
+//! of milliseconds, so a flood of sign-ups must queue (boundedly) instead of
 //! taking the process's memory and every login's turn.
+//!
+//! The threads are fixed (`HASH_THREADS`), not tokio's blocking pool: the
+//! allocator keeps a freed 19 MiB block in the arena of the thread that
+//! used it, and a blocking pool that grows a thread per burst grew the
+//! bff to 1 GB in a 1,000-sign-up flood (16 arenas holding up to three
+//! blocks each). Sign-ups may fill only half the queue, so logins always
+//! find room behind them.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use prometheus::{IntCounter, IntGauge, Registry};
-use tokio::sync::Semaphore;
+use tokio::sync::{oneshot, Semaphore};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
 use service_kit::HttpError;
 
-/// At most `threads` hashes at once, at most `queue` waiting, each waiting
-/// at most `timeout`; a request past either bound is answered 503 at once.
-/// A waiting request whose client went away (its handler future dropped)
-/// leaves the queue without hashing anything.
+/// Work for a hash thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// At most `threads` hashes at once, at most `queue` waiting (sign-ups at
+/// most half of it), each waiting at most `timeout`; a request past either
+/// bound is answered 503 at once. A waiting request whose client went away
+/// (its handler future dropped) leaves the queue without hashing anything.
 #[derive(Clone, Debug)]
 pub struct HashPool {
     permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
     waiting: Arc<AtomicUsize>,
     queue: usize,
     timeout: Duration,
     waiting_gauge: IntGauge,
     running_gauge: IntGauge,
     refused: IntCounter,
+}
+
+/// Who asks: sign-ups may take only part of the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    SignUp,
+    LogIn,
 }
 
 /// Gives back its place in the queue when dropped.
@@ -41,6 +59,28 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// Starts `n` threads that run jobs from one channel until it closes.
+#[allow(clippy::expect_used)] // a process that cannot start a thread cannot serve
+fn start_threads(n: usize) -> mpsc::Sender<Job> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..n {
+        let rx = rx.clone();
+        std::thread::Builder::new()
+            .name(format!("password-{i}"))
+            .spawn(move || loop {
+                // Poisoning is impossible: nothing panics while holding it.
+                let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                match job {
+                    Ok(job) => job(),
+                    Err(_) => return, // the pool is gone
+                }
+            })
+            .expect("start a password thread");
+    }
+    tx
+}
+
 impl HashPool {
     /// Names and help texts are constants: construction cannot fail.
     #[allow(clippy::expect_used)]
@@ -48,8 +88,10 @@ impl HashPool {
         let gauge = |n: &str, h: &str| {
             service_kit::health::register(registry, IntGauge::new(n, h).expect("valid gauge"))
         };
+        let threads = threads.max(1);
         Self {
-            permits: Arc::new(Semaphore::new(threads.max(1))),
+            permits: Arc::new(Semaphore::new(threads)),
+            jobs: start_threads(threads),
             waiting: Arc::new(AtomicUsize::new(0)),
             queue,
             timeout,
@@ -77,16 +119,25 @@ impl HashPool {
         HttpError::unavailable("too many sign-ins at once, try again in a moment")
     }
 
-    /// Runs `work` on a blocking thread when a permit is free.
+    /// Places in the queue `purpose` may wait in.
+    fn room(&self, purpose: Purpose) -> usize {
+        match purpose {
+            Purpose::LogIn => self.queue,
+            Purpose::SignUp => self.queue.div_ceil(2),
+        }
+    }
+
+    /// Runs `work` on a hash thread when a permit is free.
     async fn run<R: Send + 'static>(
         &self,
+        purpose: Purpose,
         work: impl FnOnce() -> R + Send + 'static,
     ) -> Result<R, HttpError> {
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
                 // No thread free: wait, if there is a place in the queue.
-                if self.waiting.fetch_add(1, Ordering::Relaxed) >= self.queue {
+                if self.waiting.fetch_add(1, Ordering::Relaxed) >= self.room(purpose) {
                     self.waiting.fetch_sub(1, Ordering::Relaxed);
                     return Err(self.busy());
                 }
@@ -103,22 +154,28 @@ impl HashPool {
         };
         let running = self.running_gauge.clone();
         running.inc();
-        tokio::task::spawn_blocking(move || {
-            let r = work();
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let answer = work();
             running.dec();
             drop(permit);
-            r
-        })
-        .await
-        .map_err(|e| {
-            log::error!("password: hashing task failed: {e}");
+            let _ = tx.send(answer);
+        });
+        if self.jobs.send(job).is_err() {
+            log::error!("password: no hash thread");
+            return Err(HttpError::internal());
+        }
+        rx.await.map_err(|e| {
+            log::error!("password: hashing job failed: {e}");
             HttpError::internal()
         })
     }
 
-    /// Hashes a password with Argon2id (default parameters: m=19 MiB, t=2, p=1).
+    /// Hashes a password with Argon2id (default parameters: m=19 MiB, t=2,
+    /// p=1), for a sign-up.
     pub async fn hash(&self, password: String) -> Result<String, HttpError> {
-        self.run(move || hash_blocking(&password)).await?
+        self.run(Purpose::SignUp, move || hash_blocking(&password))
+            .await?
     }
 
     /// Verifies `password` against `stored` (or against the dummy hash when
@@ -128,7 +185,8 @@ impl HashPool {
         password: String,
         stored: Option<String>,
     ) -> Result<bool, HttpError> {
-        self.run(move || verify_blocking(&password, stored)).await
+        self.run(Purpose::LogIn, move || verify_blocking(&password, stored))
+            .await
     }
 }
 
@@ -207,6 +265,30 @@ mod tests {
         assert_eq!(p.refused.get(), 2);
         assert_eq!(p.waiting_gauge.get(), 0);
         assert_eq!(p.running_gauge.get(), 0);
+    }
+
+    #[actix_web::test]
+    async fn sign_ups_fill_only_half_the_queue_so_logins_find_room() {
+        let p = pool(1, 4);
+        let held = p.permits.clone().acquire_owned().await.unwrap();
+        // Sign-ups take two places, the third is refused.
+        let mut queued = Vec::new();
+        for _ in 0..3 {
+            let mut signup = Box::pin(p.hash("password123".into()));
+            match tokio::time::timeout(Duration::from_millis(1), signup.as_mut()).await {
+                Err(_) => queued.push(signup),
+                Ok(answer) => assert_eq!(answer.unwrap_err().status.as_u16(), 503),
+            }
+        }
+        assert_eq!((queued.len(), p.refused.get()), (2, 1));
+        assert_eq!(p.waiting.load(Ordering::Relaxed), 2);
+        let signups = queued;
+        // A login still queues behind them, and gets its answer.
+        let login = p.verify("password123".into(), None);
+        drop(held);
+        let (login, _) = tokio::join!(login, futures_util::future::join_all(signups));
+        assert!(!login.unwrap(), "answered (no such account)");
+        assert_eq!(p.refused.get(), 1);
     }
 
     #[actix_web::test]
