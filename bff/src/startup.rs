@@ -46,6 +46,7 @@ impl Application {
 
         let keys = JwtKeys::new(settings.jwt_secret.as_bytes());
         let registry = web::Data::new(prometheus::Registry::new());
+        service_kit::db::PoolMetrics::register(&registry, &pool);
         let hash_threads = match settings.hash_threads {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,

@@ -51,6 +51,7 @@ impl Application {
         let (listener, port) = service_kit::listen(&settings.host, settings.port)?;
 
         let registry = prometheus::Registry::new();
+        service_kit::db::PoolMetrics::register(&registry, &pool);
         let metrics = Arc::new(Metrics::new(&registry));
         let topics = Topics::with_prefix(&settings.kafka_topic_prefix);
         let producer: FutureProducer = kafka::producer_config(

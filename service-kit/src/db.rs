@@ -86,3 +86,61 @@ pub async fn ping(pool: &PgPool) -> Result<(), String> {
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
+
+/// `db_pool_connections{state}` in `/metrics`, read from the pool at each
+/// scrape: `max` (its size limit), `open`, `idle`, and `waiting` (requests
+/// queued for a connection: past zero, the pool is the bottleneck).
+#[derive(Clone)]
+pub struct PoolMetrics {
+    pool: PgPool,
+    connections: prometheus::IntGaugeVec,
+}
+
+impl std::fmt::Debug for PoolMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PoolMetrics")
+    }
+}
+
+impl PoolMetrics {
+    /// Registers the pool's gauges in `registry`. The name and label are
+    /// constants: construction cannot fail.
+    #[allow(clippy::expect_used)]
+    pub fn register(registry: &prometheus::Registry, pool: &PgPool) {
+        let connections = prometheus::IntGaugeVec::new(
+            prometheus::Opts::new(
+                "db_pool_connections",
+                "Database pool: max, open, idle connections, and requests waiting for one",
+            ),
+            &["state"],
+        )
+        .expect("valid gauge vec");
+        crate::health::register(
+            registry,
+            Self {
+                pool: pool.clone(),
+                connections,
+            },
+        );
+    }
+}
+
+impl prometheus::core::Collector for PoolMetrics {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.connections.desc()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        let s = self.pool.status();
+        let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        for (state, value) in [
+            ("max", n(s.max_size)),
+            ("open", n(s.size)),
+            ("idle", i64::try_from(s.available).unwrap_or(0).max(0)),
+            ("waiting", n(s.waiting)),
+        ] {
+            self.connections.with_label_values(&[state]).set(value);
+        }
+        self.connections.collect()
+    }
+}

@@ -31,6 +31,7 @@ impl Application {
             &[ISSUER_BFF],
         ));
         let registry = web::Data::new(prometheus::Registry::new());
+        service_kit::db::PoolMetrics::register(&registry, &pool);
         let readiness = web::Data::new(Readiness::new().database(&pool));
         let pool = web::Data::new(pool);
 

@@ -275,6 +275,9 @@ async fn group_creations_per_user_and_gateway_tokens_per_session_are_limited() {
     for line in [
         r#"limiter_rejections_total{limit="group_creations_user"} 1"#,
         r#"limiter_rejections_total{limit="ws_tokens_session"} 1"#,
+        // The database pool (the test bff's has eight connections).
+        r#"db_pool_connections{state="max"} 8"#,
+        r#"db_pool_connections{state="waiting"} 0"#,
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
     }
