@@ -87,14 +87,17 @@ start_tansu() {
   wait_port 127.0.0.1 "$port" 30 || { tail -20 "$dir/tansu.log" >&2; die "tansu did not start"; }
 }
 
-# create_topics PORT [PREFIX]: the chat topics, idempotently.
+# create_topics PORT [PREFIX]: the chat topics, idempotently: a topic that
+# exists already is fine, any other failure stops the script with tansu's
+# own words.
 create_topics() {
   local port=$1 prefix=${2:-}
-  local t parts
+  local t parts out
   for t in chat.messages:6 chat.typing:3 chat.sessions:1; do
     parts=${t##*:}; t=${t%%:*}
-    tansu topic create "$prefix$t" --partitions "$parts" --broker "tcp://127.0.0.1:$port" \
-      >/dev/null 2>&1 || true
+    if ! out=$(tansu topic create "$prefix$t" --partitions "$parts" --broker "tcp://127.0.0.1:$port" 2>&1); then
+      grep -q "already exists" <<<"$out" || die "creating topic $prefix$t: $out"
+    fi
   done
 }
 

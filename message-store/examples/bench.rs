@@ -32,19 +32,14 @@ const SECRET: &str = "bench-secret-0123456789abcdefghijkl";
 
 fn settings(database_url: &str, prefix: &str, ingest: bool) -> Settings {
     Settings {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url: database_url.to_owned(),
-        jwt_secret: SECRET.into(),
-        kafka_bootstrap: test_support::stack().kafka_bootstrap.clone(),
-        kafka_topic_prefix: prefix.to_owned(),
-        kafka_idempotence: false,
         ingest,
-        outbox_publisher: true,
-        max_conversations_per_user: 5_000,
-        max_group_participants: 10_001,
-        db_pool_size: 8,
         workers: 2,
+        ..Settings::local(
+            database_url,
+            SECRET,
+            &test_support::stack().kafka_bootstrap,
+            prefix,
+        )
     }
 }
 

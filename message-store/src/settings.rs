@@ -49,3 +49,34 @@ pub struct Settings {
     #[arg(long, env = "WORKERS", default_value_t = 2)]
     pub workers: usize,
 }
+
+impl Settings {
+    /// One instance on loopback, on a free port, with every default except
+    /// where its database and broker are: what the tests, the other
+    /// services' tests and the bench start. The defaults are the flags'
+    /// own (parsed, never written out again); a small pool and one worker,
+    /// since tests run many instances side by side.
+    #[allow(clippy::expect_used)] // the arguments are this function's own
+    pub fn local(
+        database_url: &str,
+        jwt_secret: &str,
+        kafka_bootstrap: &str,
+        prefix: &str,
+    ) -> Self {
+        let mut settings = <Self as clap::Parser>::try_parse_from([
+            "message-store",
+            "--database-url",
+            database_url,
+            "--jwt-secret",
+            jwt_secret,
+        ])
+        .expect("valid arguments");
+        settings.host = "127.0.0.1".into();
+        settings.port = 0;
+        settings.kafka_bootstrap = kafka_bootstrap.to_owned();
+        settings.kafka_topic_prefix = prefix.to_owned();
+        settings.db_pool_size = 8;
+        settings.workers = 1;
+        settings
+    }
+}

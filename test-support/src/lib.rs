@@ -4,10 +4,11 @@
 //! |---|---|
 //! | [`stack`] | the servers of this test process: taken from `TEST_PG_URL` and `TEST_KAFKA_BOOTSTRAP` when set (the test script starts one pair for the whole run), else started here once, on free loopback ports |
 //! | [`fresh_database`] | a new database cloned from a migrated template, one per call |
-//! | [`fresh_topics`] | the four chat topics behind a unique prefix, created on the broker |
+//! | [`fresh_topics`] | the chat topics (`Topics::all`) behind a unique prefix, created on the broker |
 //! | [`unique`] | a unique name for groups, users, prefixes |
 //! | [`kafka`] | a producer, and `Collector` to read what reached a topic |
 //! | [`broker::PrivateBroker`] | a broker of one test's own, to stop and restart |
+//! | [`schema`] | `schema.rs` checked against the database the migrations build |
 //!
 //! Servers started here are children of a dedicated thread that lives as long
 //! as the test process, and carry `PR_SET_PDEATHSIG`: when the test process
@@ -17,6 +18,7 @@
 pub mod broker;
 pub mod kafka;
 mod process;
+pub mod schema;
 
 use std::sync::OnceLock;
 use std::time::Duration;

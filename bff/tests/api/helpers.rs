@@ -52,21 +52,12 @@ pub async fn start_message_store() -> String {
     let database_url =
         test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
     let (_, topics) = test_support::fresh_topics().await;
-    let app = message_store::startup::Application::build(message_store::settings::Settings {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url,
-        jwt_secret: SECRET.into(),
-        kafka_bootstrap: test_support::stack().kafka_bootstrap.clone(),
-        kafka_topic_prefix: topics.prefix.clone(),
-        kafka_idempotence: false,
-        ingest: true,
-        outbox_publisher: true,
-        max_conversations_per_user: 5_000,
-        max_group_participants: 10_001,
-        db_pool_size: 4,
-        workers: 1,
-    })
+    let app = message_store::startup::Application::build(message_store::settings::Settings::local(
+        &database_url,
+        SECRET,
+        &test_support::stack().kafka_bootstrap,
+        &topics.prefix,
+    ))
     .await
     .expect("build message-store");
     let url = format!("http://127.0.0.1:{}", app.port());

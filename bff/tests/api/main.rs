@@ -5,3 +5,4 @@
 mod accounts;
 mod conversations;
 mod helpers;
+mod schema;

@@ -86,21 +86,12 @@ async fn spawn_stack_full(
 ) -> Stack {
     let database_url =
         test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
-    let ms = message_store::startup::Application::build(message_store::settings::Settings {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url,
-        jwt_secret: SECRET.into(),
-        kafka_bootstrap: bootstrap.to_owned(),
-        kafka_topic_prefix: topics.prefix.clone(),
-        kafka_idempotence: false,
-        ingest: true,
-        outbox_publisher: true,
-        max_conversations_per_user: 5_000,
-        max_group_participants: 10_001,
-        db_pool_size: 8,
-        workers: 1,
-    })
+    let ms = message_store::startup::Application::build(message_store::settings::Settings::local(
+        &database_url,
+        SECRET,
+        bootstrap,
+        &topics.prefix,
+    ))
     .await
     .expect("build message-store");
     let message_store = format!("http://127.0.0.1:{}", ms.port());
@@ -185,13 +176,7 @@ impl Stack {
 
     /// Opens a socket to gateway `n` with `token`, as a browser does.
     pub async fn open(&self, gateway: usize, token: &str) -> Client {
-        let (_, framed) = awc::Client::new()
-            .ws(self.ws_url(gateway))
-            .protocols(["chat.v1".to_owned(), format!("bearer.{token}")])
-            .connect()
-            .await
-            .expect("websocket connect");
-        Client { framed }
+        open_ws(&self.ws_url(gateway), token).await
     }
 
     /// Connects `user` to gateway `n` with `token` and waits for `ready`.
@@ -323,6 +308,21 @@ impl Stack {
         all.reverse();
         all
     }
+}
+
+/// Opens a socket to `url` as a browser does: the token as the
+/// `bearer.` subprotocol next to `chat.v1` (the one place tests build that).
+pub async fn open_ws(url: &str, token: &str) -> Client {
+    let (_, framed) = awc::Client::new()
+        .ws(url)
+        .protocols(["chat.v1".to_owned(), format!("bearer.{token}")])
+        // `ready` of a user in thousands of conversations is larger than
+        // awc's default 64 KiB (browsers have no such limit).
+        .max_frame_size(4 << 20)
+        .connect()
+        .await
+        .expect("websocket connect");
+    Client { framed }
 }
 
 /// A protocol client.

@@ -155,16 +155,7 @@ async fn add_remove_and_re_add_in_quick_succession_deliver_exactly_by_membership
     assert_eq!(flip_seqs, after_rejoin);
 
     // A fresh session agrees: it lists the conversation in `ready`.
-    let (_, framed) = awc::Client::new()
-        .ws(stack.ws_url(1))
-        .protocols([
-            "chat.v1".to_owned(),
-            format!("bearer.{}", stack.ws_token(flip)),
-        ])
-        .connect()
-        .await
-        .unwrap();
-    let mut fresh = crate::helpers::Client { framed };
+    let mut fresh = stack.open(1, &stack.ws_token(flip)).await;
     assert_eq!(fresh.next_of("ready").await["conversations"], json!([conv]));
 }
 
@@ -197,4 +188,39 @@ async fn members_of_a_new_group_hear_of_their_own_arrival_only() {
             "{frames:?}"
         );
     }
+}
+
+/// Strangers put a victim in a thousand groups: the victim still connects
+/// (every id in `ready`, each conversation joined), sends, and leaves one.
+/// What the connect costs is bounded by message-store's cap on
+/// conversations per user.
+#[actix_web::test]
+async fn a_user_in_a_thousand_forced_groups_still_connects_sends_and_leaves() {
+    let stack = spawn_stack(1).await;
+    let victim = UserId::new_random();
+    let named = [victim];
+    let mut made = Vec::new();
+    // Eight at a time: message-store's test pool has eight connections.
+    for _ in 0..125 {
+        let batch = (0..8).map(|_| stack.create_group(UserId::new_random(), &named));
+        made.extend(futures_util::future::join_all(batch).await);
+    }
+    let mut client = stack.connect(0, victim).await;
+    // `connect` read `ready`; ask again on a second socket to see its list.
+    let mut second = stack.open(0, &stack.ws_token(victim)).await;
+    let ready = second.next_of("ready").await;
+    let listed: std::collections::HashSet<_> = ready["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(listed.len(), 1000);
+    assert!(made.iter().all(|c| listed.contains(&c.to_string())));
+
+    let last = *made.last().unwrap();
+    client.say(last, "still here").await;
+    let echoed = second.message_with_body("still here").await;
+    assert_eq!(echoed["message"]["conversation_id"], json!(last));
+    assert_eq!(stack.remove(last, victim, victim).await, 204);
 }

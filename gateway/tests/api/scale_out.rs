@@ -57,16 +57,8 @@ impl Drop for Nginx {
 }
 
 async fn connect_via(stack: &Stack, port: u16, user: UserId) -> Client {
-    let (_, framed) = awc::Client::new()
-        .ws(format!("ws://127.0.0.1:{port}/ws"))
-        .protocols([
-            "chat.v1".to_owned(),
-            format!("bearer.{}", stack.ws_token(user)),
-        ])
-        .connect()
-        .await
-        .expect("connect through nginx");
-    let mut c = Client { framed };
+    let mut c =
+        crate::helpers::open_ws(&format!("ws://127.0.0.1:{port}/ws"), &stack.ws_token(user)).await;
     c.next_of("ready").await;
     c
 }
@@ -148,10 +140,28 @@ async fn clients_behind_nginx_fail_over_to_the_other_gateway_without_loss() {
         }
     }
 
-    // Let every delivery land, and take it in.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    for (i, c) in clients.iter_mut().enumerate() {
-        read(c, Duration::from_millis(100), &mut got[i]).await;
+    // Every delivery lands: each member reads until it holds every acked
+    // message of its conversation (a copy beyond that is caught below).
+    for (conv, members) in &conversations {
+        let expected = acked[&conv.to_string()].len();
+        for &m in members {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let have: HashSet<_> = got[m]
+                    .get(&conv.to_string())
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                if have.len() >= expected {
+                    break;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "member {m} is missing live messages"
+                );
+                read(&mut clients[m], Duration::from_millis(100), &mut got[m]).await;
+            }
+        }
     }
     for (i, seen) in got.iter().enumerate() {
         for ids in seen.values() {
@@ -182,8 +192,28 @@ async fn clients_behind_nginx_fail_over_to_the_other_gateway_without_loss() {
     for &i in &moved {
         clients[i] = connect_via(&stack, nginx.port, users[i]).await;
     }
-    // History may lag the live stream by the persistence delay.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // History holds every acked message before anyone catches up from it
+    // (it lags the live stream by the persistence delay).
+    for (conv, members) in &conversations {
+        let expected = &acked[&conv.to_string()];
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let stored: HashSet<String> = stack
+                .history(*conv, users[members[0]])
+                .await
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().to_owned())
+                .collect();
+            if expected.is_subset(&stored) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "history never held {conv}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     for (conv, members) in &conversations {
         for &m in members {
             // As the UI does: everything after the last message seen live,

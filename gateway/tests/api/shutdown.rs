@@ -55,16 +55,8 @@ async fn sigterm_closes_sessions_with_1001_and_exits_within_ten_seconds() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let user = UserId::new_random();
-    let (_, framed) = awc::Client::new()
-        .ws(format!("ws://127.0.0.1:{port}/ws"))
-        .protocols([
-            "chat.v1".to_owned(),
-            format!("bearer.{}", stack.ws_token(user)),
-        ])
-        .connect()
-        .await
-        .unwrap();
-    let mut client = crate::helpers::Client { framed };
+    let mut client =
+        crate::helpers::open_ws(&format!("ws://127.0.0.1:{port}/ws"), &stack.ws_token(user)).await;
     client.next_of("ready").await;
 
     let started = Instant::now();

@@ -1,4 +1,5 @@
-// @generated automatically by Diesel CLI.
+// Written by hand, in diesel's `table!` form; `tests/api/schema.rs` checks
+// it against the database the migrations build.
 
 diesel::table! {
     conversations (id) {

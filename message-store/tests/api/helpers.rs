@@ -25,21 +25,12 @@ pub struct TestApp {
 }
 
 pub fn settings(database_url: &str, topics: &Topics) -> Settings {
-    Settings {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url: database_url.to_owned(),
-        jwt_secret: SECRET.into(),
-        kafka_bootstrap: test_support::stack().kafka_bootstrap.clone(),
-        kafka_topic_prefix: topics.prefix.clone(),
-        kafka_idempotence: false,
-        ingest: true,
-        outbox_publisher: true,
-        max_conversations_per_user: 5_000,
-        max_group_participants: 10_001,
-        db_pool_size: 8,
-        workers: 1,
-    }
+    Settings::local(
+        database_url,
+        SECRET,
+        &test_support::stack().kafka_bootstrap,
+        &topics.prefix,
+    )
 }
 
 pub async fn spawn_app() -> TestApp {

@@ -7,3 +7,4 @@ mod helpers;
 mod history;
 mod ingest;
 mod outbox;
+mod schema;
