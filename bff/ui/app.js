@@ -185,9 +185,9 @@ async function loadOlder(c, first = false) {
 // The retry goes on from what catch-up itself read (`through`), never from
 // the newest message shown: live ones arrive meanwhile, and starting after
 // them would skip the gap below. A failed page is asked again too.
-async function catchUp(c, liveFrom) {
+async function catchUp(c, liveFrom, seenThrough) {
   if (!c.messages.length) return loadOlder(c, true);
-  let through = c.messages[c.messages.length - 1].seq;
+  let through = seenThrough ?? c.messages[c.messages.length - 1].seq;
   for (let tries = 0; tries < CATCH_UP_TRIES; ) {
     const page = await api("GET", `/api/conversations/${c.id}/messages?after_seq=${through}&limit=100`).catch(() => null);
     if (page) {
@@ -222,11 +222,18 @@ function onStatus(s) {
 async function onReady(f) {
   if (state.noticeFromError) banner("");
   // Catch up: the list, and everything missed in conversations already
-  // loaded, up to where this connection's live messages begin.
+  // loaded, up to where this connection's live messages begin. Where each
+  // conversation stood is taken now, before any await: live messages of
+  // this connection arrive meanwhile, and starting after them would skip
+  // the gap below.
+  const seenThrough = new Map();
+  for (const c of state.conversations.values()) {
+    if (c.loaded && c.messages.length) seenThrough.set(c.id, c.messages[c.messages.length - 1].seq);
+  }
   await refreshConversations();
   const liveFrom = f.live_from || {};
   for (const c of [...state.conversations.values()]) {
-    if (c.loaded) await catchUp(c, liveFrom[c.id]);
+    if (c.loaded) await catchUp(c, liveFrom[c.id], seenThrough.get(c.id));
   }
   // Messages still pending from before the drop are sent again, same client_id.
   for (const [c, p] of toResend(state)) resend(c, p);

@@ -72,7 +72,14 @@ fn start_threads(n: usize) -> mpsc::Sender<Job> {
                 // Poisoning is impossible: nothing panics while holding it.
                 let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                 match job {
-                    Ok(job) => job(),
+                    // A job that panics (a bug in a hash library) must not
+                    // take its thread, and so a permit's worth of the pool,
+                    // with it: its caller gets an internal error instead.
+                    Ok(job) => {
+                        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+                            log::error!("password: a hashing job panicked");
+                        }
+                    }
                     Err(_) => return, // the pool is gone
                 }
             })

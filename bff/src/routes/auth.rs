@@ -295,8 +295,8 @@ async fn logout(
     client: web::Data<ServiceClient>,
     user: SessionUser,
 ) -> Result<HttpResponse, HttpError> {
-    let mut conn = pool.get().await?;
-    crate::db::sessions::delete(&mut conn, &user.token_hash).await?;
+    crate::db::sessions::delete(&mut *pool.get().await?, &user.token_hash).await?;
+    // The connection is back in the pool before the gateways are called.
     if !client.end_session(user.user_id, &user.session()).await {
         log::warn!(
             "logout: user_id={} no gateway took the sign-out; its sockets stay open until the session would have expired",

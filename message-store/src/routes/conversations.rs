@@ -59,8 +59,10 @@ pub struct ListQuery {
 
 /// `GET /conversations?limit=&after=`: a page of the caller's
 /// conversations, newest activity first; `next` is the `after` of the
-/// following page, `null` on the last. The cost of a page does not depend
-/// on how many conversations the caller is in beyond the page.
+/// following page, `null` on the last. What a page returns is bounded by
+/// `limit` and 20 names an entry; what it reads grows with the caller's
+/// conversations only through one scan and top-N sort of their
+/// memberships, at most `MAX_CONVERSATIONS_PER_USER` rows.
 async fn list(
     caller: Caller,
     pool: web::Data<PgPool>,

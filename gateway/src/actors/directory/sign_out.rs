@@ -55,8 +55,8 @@ impl Directory {
             .is_some_and(|at| at.elapsed() < REMEMBER)
     }
 
-    /// Closes one session with [`SIGNED_OUT`] (through its thread's Hub,
-    /// after what is queued for it); it unregisters as it stops.
+    /// Closes one session with [`SIGNED_OUT`] (through its thread's Hub, at
+    /// once: see `hub::Close`); it unregisters as it stops.
     pub(super) fn sign_out(&self, session: SessionId) {
         let Some(hub) = self
             .sessions

@@ -17,7 +17,10 @@ pub struct ToSession {
     pub frame: ByteString,
 }
 
-/// Close one session with `code`, after what is queued for it.
+/// Close one session with `code` at once: its queue is dropped, the close
+/// frame goes next, and the socket is shut down when that is out or after
+/// 2 s, whether or not the client reads (a signed-out session must not
+/// linger behind a full queue).
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "()")]
 pub struct Close {
@@ -32,7 +35,7 @@ impl Handler<Close> for Hub {
     fn handle(&mut self, msg: Close, _: &mut Context<Self>) {
         let _timer = self.metrics.actors.time(Handled::HubClose);
         if let Some(conn) = THREAD.with(|t| t.borrow().sessions.get(&msg.session_id).cloned()) {
-            conn.close(msg.code, msg.reason, true);
+            conn.close(msg.code, msg.reason, false);
         }
     }
 }

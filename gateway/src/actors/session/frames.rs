@@ -33,6 +33,12 @@ use crate::ws::frames::{Frame, ReadError};
 impl StreamHandler<Result<Frame, ReadError>> for WsSession {
     fn handle(&mut self, item: Result<Frame, ReadError>, ctx: &mut Context<Self>) {
         let _timer = self.config.metrics.actors.time(Handled::SessionFrame);
+        // Whoever closed the connection (a sign-out, a slow consumer, the
+        // shutdown) ended the session: nothing it sends after counts.
+        if self.conn.is_closing() {
+            ctx.stop();
+            return;
+        }
         match item {
             Ok(Frame::Text(text)) => {
                 self.config.metrics.frames_in.inc();
