@@ -84,9 +84,11 @@ run_bg() {
   wait_ready "$port" 60 || { tail -20 "$STACK/logs/$name.log" >&2; die "$name did not become ready"; }
 }
 start_ms() { run_bg ms "$MS_PORT" "$BIN/message-store" --port "$MS_PORT" --database-url "$DB/$DATABASE"; }
+GW_EXTRA=()
 start_gw() { # INDEX
   run_bg "gw$1" "${GW_PORTS[$1]}" "$BIN/gateway" --port "${GW_PORTS[$1]}" \
-    --message-store-url "http://127.0.0.1:$MS_PORT" --rate-per-sec 1000 --rate-burst 1000
+    --message-store-url "http://127.0.0.1:$MS_PORT" --rate-per-sec 1000 --rate-burst 1000 \
+    ${GW_EXTRA[@]+"${GW_EXTRA[@]}"}
 }
 pid_of() { cat "$STACK/pids/$1.pid"; }
 metric() { # PORT NAME: a gateway metric's value (0 when absent)
@@ -142,6 +144,13 @@ for fault in $FAULTS; do
     create_topics "$KAFKA_PORT"
     DATABASE="faults_${fault//-/_}_$run"
     create_databases "$PG_PORT" "$DATABASE"
+    # A client that stops reading at chat rates (a few frames a second)
+    # takes minutes to fill its queue and kernel buffers, so what bounds its
+    # slot is the ping: it stops answering and is closed after the idle
+    # timeout (1001), or sooner with 1008 if its queue fills. The
+    # slow-reader runs use a 6 s timeout so a 20 s stall must end closed.
+    GW_EXTRA=()
+    [ "$fault" = slow-reader ] && GW_EXTRA=(--ping-interval-secs 2 --idle-timeout-secs 6)
     start_ms; start_gw 0; start_gw 1
     NGINX_DIR="$STACK/nginx" "$ROOT/scripts/nginx.sh" start "$NGINX_PORT" 9 "${GW_PORTS[0]},${GW_PORTS[1]}" >/dev/null
     extra=()

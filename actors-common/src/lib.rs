@@ -7,7 +7,7 @@
 //! |---|---|
 //! | [`ids`] | `UserId`, `ConversationId`, `MessageId` newtypes (message ids are UUIDv7) |
 //! | [`jwt`] | claims, minting and verification (HS256 only, audiences, issuers, leeway) |
-//! | [`kafka`] | topic names and the one place that builds rdkafka configs |
+//! | [`kafka`] | topic names, partition count, the ephemeral topics' payloads (clients are the `kafka-kit` crate's) |
 //! | [`log`] | the records of `chat.messages` (messages, membership, renames) and the admission rule every reader applies |
 //! | [`frames`] | WebSocket `ClientFrame` / `ServerFrame` and error codes |
 //! | [`model`] | `Message`, as HTTP and WebSocket show it (with its `seq`) |

@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use actors_common::kafka::{self, ProducerOptions, SessionEnded, Topics, UserTyped};
+use actors_common::kafka::{SessionEnded, Topics, UserTyped};
 use actors_common::log::{LogEvent, MessagePosted, EVENT_HEADER};
+use kafka_kit::ProducerOptions;
 use prometheus::IntGauge;
 use rdkafka::consumer::{Consumer as _, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -37,7 +38,7 @@ impl ChatProducer {
         idempotence: bool,
         send_timeout: Duration,
     ) -> anyhow::Result<Self> {
-        let producer = kafka::producer_config(
+        let producer = kafka_kit::producer_config(
             bootstrap,
             "gateway",
             &ProducerOptions {
@@ -155,12 +156,12 @@ pub fn fanout_consumer(
     lag: IntGauge,
 ) -> anyhow::Result<FanOut> {
     let timeout = Duration::from_secs(10);
-    let mut config = kafka::fanout_consumer_config(bootstrap, group_prefix, fetch_wait);
+    let mut config = kafka_kit::fanout_consumer_config(bootstrap, group_prefix, fetch_wait);
     config.set("statistics.interval.ms", "5000");
     let consumer: StreamConsumer<LagContext> = config.create_with_context(LagContext { lag })?;
     let mut tpl = TopicPartitionList::new();
     let mut live_from = Vec::new();
-    let mut partitions = kafka::partition_ids(consumer.client(), &topics.messages, timeout)?;
+    let mut partitions = kafka_kit::partition_ids(consumer.client(), &topics.messages, timeout)?;
     partitions.sort_unstable();
     for (i, p) in partitions.iter().enumerate() {
         anyhow::ensure!(
@@ -184,7 +185,7 @@ pub fn fanout_consumer(
         live_from.push(high);
     }
     for topic in [&topics.typing, &topics.sessions] {
-        for p in kafka::partition_ids(consumer.client(), topic, timeout)? {
+        for p in kafka_kit::partition_ids(consumer.client(), topic, timeout)? {
             let (_, high) = consumer.fetch_watermarks(topic, p, timeout)?;
             tpl.add_partition_offset(topic, p, Offset::Offset(high))?;
         }

@@ -200,7 +200,7 @@ impl Application {
                 })
                 .blocking("kafka", {
                     let (producer, topic) = (producer.clone(), topics.messages.clone());
-                    move || actors_common::kafka::topic_reachable(producer.inner().client(), &topic)
+                    move || kafka_kit::topic_reachable(producer.inner().client(), &topic)
                 }),
         );
         let registry = web::Data::new(registry);

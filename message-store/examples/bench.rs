@@ -239,10 +239,10 @@ async fn ingest(total: usize) {
     stop.stop().await;
 
     eprintln!("ingest: producing {total} messages...");
-    let producer: FutureProducer = actors_common::kafka::producer_config(
+    let producer: FutureProducer = kafka_kit::producer_config(
         &test_support::stack().kafka_bootstrap,
         "bench",
-        &actors_common::kafka::ProducerOptions {
+        &kafka_kit::ProducerOptions {
             linger: Duration::from_millis(5),
             ..Default::default()
         },

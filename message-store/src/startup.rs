@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use actix_web::{dev::Server, web, App, HttpServer};
 use actors_common::jwt::{JwtKeys, AUDIENCE_MESSAGE_STORE, ISSUER_BFF, ISSUER_GATEWAY};
-use actors_common::kafka::{self, ProducerOptions, Topics};
+use actors_common::kafka::Topics;
 use anyhow::Context as _;
+use kafka_kit::ProducerOptions;
 use rdkafka::producer::{FutureProducer, Producer};
 use service_kit::health::Readiness;
 use service_kit::{db, TokenVerifier};
@@ -54,7 +55,7 @@ impl Application {
         service_kit::db::PoolMetrics::register(&registry, &pool);
         let metrics = Arc::new(Metrics::new(&registry));
         let topics = Topics::with_prefix(&settings.kafka_topic_prefix);
-        let producer: FutureProducer = kafka::producer_config(
+        let producer: FutureProducer = kafka_kit::producer_config(
             &settings.kafka_bootstrap,
             "message-store",
             &ProducerOptions {
@@ -69,7 +70,7 @@ impl Application {
         let partitions = {
             let (producer, topic) = (producer.clone(), topics.messages.clone());
             tokio::task::spawn_blocking(move || {
-                kafka::partition_ids(
+                kafka_kit::partition_ids(
                     producer.client(),
                     &topic,
                     std::time::Duration::from_secs(10),
@@ -118,7 +119,7 @@ impl Application {
         ));
         let readiness = web::Data::new(Readiness::new().database(&pool).blocking("kafka", {
             let (producer, topic) = (producer.clone(), topics.messages.clone());
-            move || kafka::topic_reachable(producer.client(), &topic)
+            move || kafka_kit::topic_reachable(producer.client(), &topic)
         }));
         let registry = web::Data::new(registry);
         let pool = web::Data::new(pool);

@@ -39,10 +39,10 @@ impl Record {
 
 /// A producer on the test broker (the project's own config).
 pub fn producer() -> FutureProducer {
-    kafka::producer_config(
+    kafka_kit::producer_config(
         &stack().kafka_bootstrap,
         "test",
-        &kafka::ProducerOptions::default(),
+        &kafka_kit::ProducerOptions::default(),
     )
     .create()
     .unwrap_or_else(|e| panic!("creating a test producer: {e}"))
@@ -133,16 +133,16 @@ impl std::fmt::Debug for Collector {
 impl Collector {
     /// Reads from the beginning of each partition.
     pub fn from_earliest(topics: &[&str]) -> Self {
-        Self::assigned(topics, kafka::Start::Beginning)
+        Self::assigned(topics, kafka_kit::Start::Beginning)
     }
 
     /// Reads exactly what is produced after this returns.
     pub fn from_latest(topics: &[&str]) -> Self {
-        Self::assigned(topics, kafka::Start::End)
+        Self::assigned(topics, kafka_kit::Start::End)
     }
 
-    fn assigned(topics: &[&str], start: kafka::Start) -> Self {
-        let config: ClientConfig = kafka::fanout_consumer_config(
+    fn assigned(topics: &[&str], start: kafka_kit::Start) -> Self {
+        let config: ClientConfig = kafka_kit::fanout_consumer_config(
             &stack().kafka_bootstrap,
             "test-collector",
             Duration::from_millis(5),
@@ -150,7 +150,7 @@ impl Collector {
         let consumer: StreamConsumer = config
             .create()
             .unwrap_or_else(|e| panic!("creating a collector: {e}"));
-        kafka::assign_all(&consumer, topics, start, Duration::from_secs(10))
+        kafka_kit::assign_all(&consumer, topics, start, Duration::from_secs(10))
             .unwrap_or_else(|e| panic!("assigning {topics:?}: {e}"));
         Self { consumer }
     }

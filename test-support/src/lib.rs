@@ -171,7 +171,7 @@ pub async fn fresh_topics() -> (String, Topics) {
 
 /// Creates `topics` (idempotent: an existing topic is fine).
 pub async fn create_topics(bootstrap: &str, topics: &Topics) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = actors_common::kafka::admin_config(bootstrap)
+    let admin: AdminClient<DefaultClientContext> = kafka_kit::admin_config(bootstrap)
         .create()
         .context("creating the admin client")?;
     let new: Vec<NewTopic<'_>> = topics

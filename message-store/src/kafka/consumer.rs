@@ -25,7 +25,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actors_common::kafka::{self};
 use actors_common::log::{LogEvent, EVENT_HEADER};
 use diesel::result::{DatabaseErrorKind, Error as DbError};
 use diesel::sql_types::{Bool, Text};
@@ -242,18 +241,19 @@ pub async fn run(
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let consumer: StreamConsumer = match kafka::ingest_consumer_config(&config.bootstrap).create() {
-        Ok(c) => c,
-        Err(e) => {
-            log::error!("ingest: cannot create the consumer: {e}");
-            return;
-        }
-    };
+    let consumer: StreamConsumer =
+        match kafka_kit::ingest_consumer_config(&config.bootstrap).create() {
+            Ok(c) => c,
+            Err(e) => {
+                log::error!("ingest: cannot create the consumer: {e}");
+                return;
+            }
+        };
     let consumer = Arc::new(consumer);
     let partitions = loop {
         let (c, topic) = (consumer.clone(), config.topic.clone());
         let found = tokio::task::spawn_blocking(move || {
-            kafka::partition_ids(c.client(), &topic, Duration::from_secs(5))
+            kafka_kit::partition_ids(c.client(), &topic, Duration::from_secs(5))
         })
         .await;
         match found {
