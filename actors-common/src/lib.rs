@@ -5,6 +5,7 @@
 //!
 //! | module | holds |
 //! |---|---|
+//! | [`api`] | the HTTP APIs' request and response bodies, one definition for both ends |
 //! | [`ids`] | `UserId`, `ConversationId`, `MessageId` newtypes (message ids are UUIDv7) |
 //! | [`jwt`] | claims, minting and verification (HS256 only, audiences, issuers, leeway) |
 //! | [`kafka`] | topic names, partition count, the ephemeral topics' payloads (clients are the `kafka-kit` crate's) |
@@ -16,6 +17,7 @@
 //! | [`time`] | RFC 3339 UTC timestamps with milliseconds |
 //! | [`headers`] | header and WebSocket subprotocol names |
 
+pub mod api;
 pub mod error;
 pub mod frames;
 pub mod headers;

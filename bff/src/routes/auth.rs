@@ -3,8 +3,9 @@
 use std::net::IpAddr;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use actors_common::api::{NewUser, User, UserEnvelope};
 use actors_common::{validation, UserId};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use service_kit::db::PgPool;
 use service_kit::error::unique_violation;
@@ -21,21 +22,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/auth/logout", web::post().to(logout))
         .route("/api/me", web::get().to(me))
         .route("/api/ws-token", web::get().to(ws_token));
-}
-
-/// PROTOCOL.md's `User`, as user-store returns it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct User {
-    pub id: UserId,
-    pub username: String,
-    pub display_name: String,
-    pub created_at: String,
-}
-
-/// `{"user": User}`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct UserEnvelope {
-    pub user: User,
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,7 +151,11 @@ async fn provision(
     username: &str,
     display_name: &str,
 ) -> Result<User, HttpError> {
-    let body = json!({"id": id, "username": username, "display_name": display_name});
+    let body = NewUser {
+        id,
+        username: username.to_owned(),
+        display_name: Some(display_name.to_owned()),
+    };
     let mut attempt = 1;
     loop {
         match client

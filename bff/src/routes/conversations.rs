@@ -6,11 +6,11 @@ use std::collections::{HashMap, HashSet};
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actors_common::UserId;
+use actors_common::api::{NewConversation, NewParticipant, Rename};
+use actors_common::{ConversationId, UserId};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use service_kit::HttpError;
-use uuid::Uuid;
 
 use crate::auth::SessionUser;
 use crate::client::{Service, ServiceClient};
@@ -156,18 +156,6 @@ async fn ensure_users_exist(
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum NewConversation {
-    Private {
-        participant_id: UserId,
-    },
-    Group {
-        name: String,
-        participant_ids: Vec<UserId>,
-    },
-}
-
 async fn create(
     user: SessionUser,
     state: web::Data<AppState>,
@@ -180,27 +168,15 @@ async fn create(
             "too many groups created, wait a minute",
         ));
     }
-    let (ids, forward) = match &body {
-        NewConversation::Private { participant_id } => (
-            vec![*participant_id],
-            json!({"kind": "private", "participant_id": participant_id}),
-        ),
+    let named: &[UserId] = match &body {
+        NewConversation::Private { participant_id } => std::slice::from_ref(participant_id),
         NewConversation::Group {
-            name,
-            participant_ids,
-        } => (
-            participant_ids.clone(),
-            json!({"kind": "group", "name": name, "participant_ids": participant_ids}),
-        ),
+            participant_ids, ..
+        } => participant_ids,
     };
-    ensure_users_exist(&client, user.user_id, &ids).await?;
+    ensure_users_exist(&client, user.user_id, named).await?;
     let answer = client
-        .post::<_, Value>(
-            Service::MessageStore,
-            "/conversations",
-            user.user_id,
-            &forward,
-        )
+        .post::<_, Value>(Service::MessageStore, "/conversations", user.user_id, &body)
         .await?;
     one(&client, user.user_id, answer.status, answer.body).await
 }
@@ -208,7 +184,7 @@ async fn create(
 async fn get(
     user: SessionUser,
     client: web::Data<ServiceClient>,
-    id: web::Path<Uuid>,
+    id: web::Path<ConversationId>,
 ) -> Result<HttpResponse, HttpError> {
     let answer = client
         .get::<Value>(
@@ -220,15 +196,10 @@ async fn get(
     one(&client, user.user_id, answer.status, answer.body).await
 }
 
-#[derive(Debug, Deserialize, serde::Serialize)]
-pub struct Rename {
-    name: String,
-}
-
 async fn rename(
     user: SessionUser,
     client: web::Data<ServiceClient>,
-    id: web::Path<Uuid>,
+    id: web::Path<ConversationId>,
     body: web::Json<Rename>,
 ) -> Result<HttpResponse, HttpError> {
     let answer = client
@@ -248,7 +219,7 @@ async fn messages(
     req: HttpRequest,
     user: SessionUser,
     client: web::Data<ServiceClient>,
-    id: web::Path<Uuid>,
+    id: web::Path<ConversationId>,
 ) -> Result<HttpResponse, HttpError> {
     #[derive(Deserialize, serde::Serialize)]
     struct Page {
@@ -273,15 +244,10 @@ async fn messages(
     Ok(HttpResponse::Ok().json(answer.body))
 }
 
-#[derive(Debug, Deserialize, serde::Serialize)]
-pub struct NewParticipant {
-    user_id: UserId,
-}
-
 async fn add_participant(
     user: SessionUser,
     client: web::Data<ServiceClient>,
-    id: web::Path<Uuid>,
+    id: web::Path<ConversationId>,
     body: web::Json<NewParticipant>,
 ) -> Result<HttpResponse, HttpError> {
     let body = body.into_inner();
@@ -300,7 +266,7 @@ async fn add_participant(
 async fn remove_participant(
     user: SessionUser,
     client: web::Data<ServiceClient>,
-    path: web::Path<(Uuid, Uuid)>,
+    path: web::Path<(ConversationId, UserId)>,
 ) -> Result<HttpResponse, HttpError> {
     let (id, member) = path.into_inner();
     let status = client

@@ -1,11 +1,10 @@
 //! The user directory, through user-store.
 
 use actix_web::{web, HttpResponse};
-use actors_common::validation;
+use actors_common::{validation, UserId};
 use serde::Deserialize;
 use serde_json::Value;
 use service_kit::HttpError;
-use uuid::Uuid;
 
 use crate::auth::SessionUser;
 use crate::client::{Service, ServiceClient};
@@ -51,7 +50,7 @@ async fn search(
 async fn get(
     user: SessionUser,
     client: web::Data<ServiceClient>,
-    id: web::Path<Uuid>,
+    id: web::Path<UserId>,
 ) -> Result<HttpResponse, HttpError> {
     let found = client
         .get::<Value>(Service::UserStore, &format!("/users/{id}"), user.user_id)

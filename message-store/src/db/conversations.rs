@@ -163,10 +163,11 @@ async fn insert_participants(
 /// concurrent calls converge on one row.
 pub async fn create_private(
     conn: &mut AsyncPgConnection,
-    a: Uuid,
-    b: Uuid,
+    a: UserId,
+    b: UserId,
     caps: Caps,
 ) -> Result<(ConversationRow, bool), MembershipError> {
+    let (a, b) = (a.as_uuid(), b.as_uuid());
     let (low, high) = if a < b { (a, b) } else { (b, a) };
     conn.transaction(async |conn| {
         let created_at = now();
@@ -210,15 +211,16 @@ pub async fn create_private(
 /// A new group with `creator` and `members` (duplicates ignored).
 pub async fn create_group(
     conn: &mut AsyncPgConnection,
-    creator: Uuid,
+    creator: UserId,
     name: &str,
-    members: &[Uuid],
+    members: &[UserId],
     caps: Caps,
 ) -> Result<ConversationRow, MembershipError> {
+    let creator = creator.as_uuid();
     let mut users = vec![creator];
-    for m in members {
-        if !users.contains(m) {
-            users.push(*m);
+    for m in members.iter().map(|m| m.as_uuid()) {
+        if !users.contains(&m) {
+            users.push(m);
         }
     }
     if users.len() as i64 > caps.participants_per_group {
@@ -251,9 +253,10 @@ pub async fn create_group(
 /// `user`'s active membership of `conversation`, with the conversation.
 pub async fn membership(
     conn: &mut AsyncPgConnection,
-    conversation: Uuid,
-    user: Uuid,
+    conversation: ConversationId,
+    user: UserId,
 ) -> QueryResult<Option<(ConversationRow, ParticipantRow)>> {
+    let (conversation, user) = (conversation.as_uuid(), user.as_uuid());
     conversations::table
         .inner_join(participants::table)
         .filter(conversations::id.eq(conversation))
@@ -275,7 +278,10 @@ struct IdRow {
 /// (what a gateway joins a session to at connect). A membership whose event
 /// is still in the outbox is left out: the gateway applies it when the
 /// event arrives, so a message of the user can never precede their arrival.
-pub async fn ids_for_user(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<Vec<Uuid>> {
+pub async fn ids_for_user(
+    conn: &mut AsyncPgConnection,
+    user: UserId,
+) -> QueryResult<Vec<ConversationId>> {
     let rows: Vec<IdRow> = diesel::sql_query(
         "SELECT p.conversation_id FROM participants p \
           WHERE p.user_id = $1 AND p.left_at IS NULL \
@@ -283,10 +289,13 @@ pub async fn ids_for_user(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResu
                   WHERE o.key = p.conversation_id::text AND o.event = 'participants_added' \
                     AND o.payload->'user_ids' @> jsonb_build_array(p.user_id::text))",
     )
-    .bind::<SqlUuid, _>(user)
+    .bind::<SqlUuid, _>(user.as_uuid())
     .load(conn)
     .await?;
-    Ok(rows.into_iter().map(|r| r.conversation_id).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| ConversationId(r.conversation_id))
+        .collect())
 }
 
 /// Whether `user` may send to `conversation` now: `None` when they are not a
@@ -294,13 +303,13 @@ pub async fn ids_for_user(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResu
 /// `Some(true)` when it is in the log.
 pub async fn announced_member(
     conn: &mut AsyncPgConnection,
-    conversation: Uuid,
-    user: Uuid,
+    conversation: ConversationId,
+    user: UserId,
 ) -> QueryResult<Option<bool>> {
     if membership(conn, conversation, user).await?.is_none() {
         return Ok(None);
     }
-    let pending = outbox::add_pending(conn, ConversationId(conversation), UserId(user)).await?;
+    let pending = outbox::add_pending(conn, conversation, user).await?;
     Ok(Some(!pending))
 }
 
@@ -499,10 +508,11 @@ impl std::fmt::Display for ListCursor {
 /// entry names at most [`LISTED_PARTICIPANTS`] participants.
 pub async fn list_page(
     conn: &mut AsyncPgConnection,
-    user: Uuid,
+    user: UserId,
     after: Option<ListCursor>,
     limit: i64,
 ) -> QueryResult<(Vec<ConversationView>, Option<ListCursor>)> {
+    let user = user.as_uuid();
     let mut query = conversations::table
         .inner_join(participants::table)
         .filter(participants::user_id.eq(user))
@@ -533,11 +543,12 @@ pub async fn list_page(
 /// Renames a group `caller` belongs to.
 pub async fn rename(
     conn: &mut AsyncPgConnection,
-    conversation: Uuid,
-    caller: Uuid,
+    conversation: ConversationId,
+    caller: UserId,
     name: &str,
 ) -> Result<(), MembershipError> {
-    let (row, _) = membership(conn, conversation, caller)
+    let (conversation, caller) = (conversation.as_uuid(), caller.as_uuid());
+    let (row, _) = membership(conn, ConversationId(conversation), UserId(caller))
         .await?
         .ok_or(MembershipError::NotFound)?;
     if row.is_private() {
@@ -598,11 +609,12 @@ async fn begin_change(
 /// Adds `user` to a group `caller` belongs to; returns the new participant.
 pub async fn add_participant(
     conn: &mut AsyncPgConnection,
-    conversation: Uuid,
-    caller: Uuid,
-    user: Uuid,
+    conversation: ConversationId,
+    caller: UserId,
+    user: UserId,
     caps: Caps,
 ) -> Result<ParticipantView, MembershipError> {
+    let (conversation, caller, user) = (conversation.as_uuid(), caller.as_uuid(), user.as_uuid());
     conn.transaction(async |conn| {
         let version = begin_change(conn, conversation, caller).await?;
         let members: i64 = participants::table
@@ -656,10 +668,11 @@ pub async fn add_participant(
 /// Removes `user` from a group `caller` belongs to (`user == caller` is leaving).
 pub async fn remove_participant(
     conn: &mut AsyncPgConnection,
-    conversation: Uuid,
-    caller: Uuid,
-    user: Uuid,
+    conversation: ConversationId,
+    caller: UserId,
+    user: UserId,
 ) -> Result<(), MembershipError> {
+    let (conversation, caller, user) = (conversation.as_uuid(), caller.as_uuid(), user.as_uuid());
     conn.transaction(async |conn| {
         let version = begin_change(conn, conversation, caller).await?;
         let removed = diesel::update(

@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
+use actors_common::api::{NewConversation, NewParticipant, Rename};
 use actors_common::{validation, ConversationId, UserId};
 use serde::Deserialize;
 use serde_json::json;
@@ -82,8 +83,7 @@ async fn list(
         })?),
     };
     let mut conn = pool.get().await?;
-    let (page, next) =
-        conversations::list_page(&mut conn, caller.user_id.as_uuid(), after, limit).await?;
+    let (page, next) = conversations::list_page(&mut conn, caller.user_id, after, limit).await?;
     Ok(HttpResponse::Ok().json(json!({
         "conversations": page,
         "next": next.map(|c| c.to_string()),
@@ -92,7 +92,7 @@ async fn list(
 
 async fn ids(caller: Caller, pool: web::Data<PgPool>) -> Result<HttpResponse, HttpError> {
     let mut conn = pool.get().await?;
-    let ids = conversations::ids_for_user(&mut conn, caller.user_id.as_uuid()).await?;
+    let ids = conversations::ids_for_user(&mut conn, caller.user_id).await?;
     Ok(HttpResponse::Ok().json(json!({ "ids": ids })))
 }
 
@@ -107,8 +107,7 @@ async fn membership(
     id: web::Path<ConversationId>,
 ) -> Result<HttpResponse, HttpError> {
     let mut conn = pool.get().await?;
-    match conversations::announced_member(&mut conn, id.as_uuid(), caller.user_id.as_uuid()).await?
-    {
+    match conversations::announced_member(&mut conn, *id, caller.user_id).await? {
         None => Err(MembershipError::NotFound.into()),
         Some(false) => Err(HttpError::unavailable(
             "the membership is not announced yet, try again",
@@ -120,25 +119,13 @@ async fn membership(
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum NewConversation {
-    Private {
-        participant_id: UserId,
-    },
-    Group {
-        name: String,
-        participant_ids: Vec<UserId>,
-    },
-}
-
 /// Answers with the conversation as `caller` sees it.
 async fn view_as(
     conn: &mut diesel_async::AsyncPgConnection,
     conversation: uuid::Uuid,
     caller: UserId,
 ) -> Result<crate::db::models::ConversationView, HttpError> {
-    let (row, me) = conversations::membership(conn, conversation, caller.as_uuid())
+    let (row, me) = conversations::membership(conn, ConversationId(conversation), caller)
         .await?
         .ok_or(MembershipError::NotFound)?;
     Ok(conversations::view(conn, row, me).await?)
@@ -164,8 +151,7 @@ async fn create(
                     "a private conversation needs another person",
                 ));
             }
-            conversations::create_private(&mut conn, me.as_uuid(), participant_id.as_uuid(), **caps)
-                .await?
+            conversations::create_private(&mut conn, me, participant_id, **caps).await?
         }
         NewConversation::Group {
             name,
@@ -179,9 +165,8 @@ async fn create(
                     format!("at most {MAX_INITIAL_PARTICIPANTS} participants at creation"),
                 ));
             }
-            let members: Vec<_> = participant_ids.iter().map(|u| u.as_uuid()).collect();
-            let row = conversations::create_group(&mut conn, me.as_uuid(), &name, &members, **caps)
-                .await?;
+            let row =
+                conversations::create_group(&mut conn, me, &name, &participant_ids, **caps).await?;
             (row, true)
         }
     };
@@ -214,11 +199,6 @@ async fn get(
     Ok(HttpResponse::Ok().json(json!({ "conversation": view })))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct Rename {
-    name: String,
-}
-
 async fn rename(
     caller: Caller,
     pool: web::Data<PgPool>,
@@ -228,21 +208,10 @@ async fn rename(
 ) -> Result<HttpResponse, HttpError> {
     let name = body.into_inner().name.trim().to_owned();
     validation::group_name(&name).map_err(HttpError::from_invalid)?;
-    conversations::rename(
-        &mut *pool.get().await?,
-        id.as_uuid(),
-        caller.user_id.as_uuid(),
-        &name,
-    )
-    .await?;
+    conversations::rename(&mut *pool.get().await?, *id, caller.user_id, &name).await?;
     publisher.announce(*id, ANNOUNCE_TIMEOUT).await;
     let view = view_as(&mut *pool.get().await?, id.as_uuid(), caller.user_id).await?;
     Ok(HttpResponse::Ok().json(json!({ "conversation": view })))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct NewParticipant {
-    user_id: UserId,
 }
 
 async fn add_participant(
@@ -254,14 +223,9 @@ async fn add_participant(
     body: web::Json<NewParticipant>,
 ) -> Result<HttpResponse, HttpError> {
     let user = body.into_inner().user_id;
-    let added = conversations::add_participant(
-        &mut *pool.get().await?,
-        id.as_uuid(),
-        caller.user_id.as_uuid(),
-        user.as_uuid(),
-        **caps,
-    )
-    .await?;
+    let added =
+        conversations::add_participant(&mut *pool.get().await?, *id, caller.user_id, user, **caps)
+            .await?;
     publisher.announce(*id, ANNOUNCE_TIMEOUT).await;
     log::info!(
         "participants: user_id={user} added to conversation_id={id} by user_id={}",
@@ -277,13 +241,7 @@ async fn remove_participant(
     path: web::Path<(ConversationId, UserId)>,
 ) -> Result<HttpResponse, HttpError> {
     let (id, user) = path.into_inner();
-    conversations::remove_participant(
-        &mut *pool.get().await?,
-        id.as_uuid(),
-        caller.user_id.as_uuid(),
-        user.as_uuid(),
-    )
-    .await?;
+    conversations::remove_participant(&mut *pool.get().await?, id, caller.user_id, user).await?;
     log::info!(
         "participants: user_id={user} removed from conversation_id={id} by user_id={}",
         caller.user_id

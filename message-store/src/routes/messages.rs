@@ -56,7 +56,7 @@ async fn by_client(
     let (conversation, client_id) = path.into_inner();
     let me = caller.user_id.as_uuid();
     let mut conn = pool.get().await?;
-    conversations::membership(&mut conn, conversation.as_uuid(), me)
+    conversations::membership(&mut conn, conversation, caller.user_id)
         .await?
         .ok_or(MembershipError::NotFound)?;
     let before = query.before_seq.unwrap_or(i64::MAX);
@@ -125,7 +125,7 @@ async fn history(
     let named = named(&q)?;
     let (conversation, me) = (id.as_uuid(), caller.user_id.as_uuid());
     let mut conn = pool.get().await?;
-    conversations::membership(&mut conn, conversation, me)
+    conversations::membership(&mut conn, *id, caller.user_id)
         .await?
         .ok_or(MembershipError::NotFound)?;
     let cursor = match named {

@@ -2,18 +2,27 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
 use uuid::Uuid;
 
 use super::schema::users;
 
-/// A profile as stored and as sent: PROTOCOL.md's `User`.
-#[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable, Insertable, Serialize)]
+/// A profile as stored; it goes out as `actors_common::api::User`.
+#[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct User {
     pub id: Uuid,
     pub username: String,
     pub display_name: String,
-    #[serde(with = "actors_common::time::rfc3339_millis")]
     pub created_at: DateTime<Utc>,
+}
+
+impl From<User> for actors_common::api::User {
+    fn from(u: User) -> Self {
+        Self {
+            id: actors_common::UserId(u.id),
+            username: u.username,
+            display_name: u.display_name,
+            created_at: u.created_at,
+        }
+    }
 }

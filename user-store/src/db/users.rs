@@ -1,5 +1,6 @@
 //! Queries on `users`.
 
+use actors_common::UserId;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -17,13 +18,15 @@ pub async fn insert(conn: &mut AsyncPgConnection, user: &User) -> QueryResult<Us
 }
 
 /// Removes a profile; how many rows went (0 or 1).
-pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
-    diesel::delete(users::table.find(id)).execute(conn).await
+pub async fn delete(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<usize> {
+    diesel::delete(users::table.find(id.as_uuid()))
+        .execute(conn)
+        .await
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
+pub async fn find(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<Option<User>> {
     users::table
-        .find(id)
+        .find(id.as_uuid())
         .select(User::as_select())
         .first(conn)
         .await

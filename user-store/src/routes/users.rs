@@ -3,7 +3,8 @@
 //! registration), get one, search and batch lookup.
 
 use actix_web::{web, HttpResponse};
-use actors_common::validation;
+use actors_common::api::{self, NewUser, UserEnvelope};
+use actors_common::{validation, UserId};
 use serde::Deserialize;
 use serde_json::json;
 use service_kit::db::PgPool;
@@ -12,6 +13,16 @@ use service_kit::{Caller, HttpError};
 use uuid::Uuid;
 
 use crate::db::{models::User, users};
+
+/// `{"user": User}` of a stored profile.
+fn envelope(user: User) -> UserEnvelope {
+    UserEnvelope { user: user.into() }
+}
+
+/// Stored profiles as the protocol's `User`s.
+fn wire(users: Vec<User>) -> Vec<api::User> {
+    users.into_iter().map(api::User::from).collect()
+}
 
 /// Most profiles one search page or batch lookup returns.
 pub const MAX_LIMIT: i64 = 50;
@@ -31,14 +42,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewUser {
-    id: Uuid,
-    username: String,
-    display_name: Option<String>,
-}
-
 /// `POST /users`: only for the user being created (the bff mints the token
 /// with `sub` = the new id), so nobody can create or squat someone else's id.
 async fn create(
@@ -47,7 +50,7 @@ async fn create(
     body: web::Json<NewUser>,
 ) -> Result<HttpResponse, HttpError> {
     let body = body.into_inner();
-    if caller.user_id.as_uuid() != body.id {
+    if caller.user_id != body.id {
         return Err(HttpError::forbidden(
             "a profile can be created only for the token's subject",
         ));
@@ -58,7 +61,7 @@ async fn create(
 
     let mut conn = pool.get().await?;
     let user = User {
-        id: body.id,
+        id: body.id.as_uuid(),
         username: body.username,
         display_name,
         created_at: actors_common::time::now_millis(),
@@ -66,17 +69,17 @@ async fn create(
     match users::insert(&mut conn, &user).await {
         Ok(user) => {
             log::info!("users: created user_id={}", user.id);
-            Ok(HttpResponse::Created().json(json!({ "user": user })))
+            Ok(HttpResponse::Created().json(envelope(user)))
         }
         Err(e) => Err(match unique_violation(&e) {
             Some("users_pkey") => {
                 // The same request again (its answer was lost): the same answer.
-                return match users::find(&mut conn, user.id).await? {
+                return match users::find(&mut conn, body.id).await? {
                     Some(existing)
                         if existing.username == user.username
                             && existing.display_name == user.display_name =>
                     {
-                        Ok(HttpResponse::Created().json(json!({ "user": existing })))
+                        Ok(HttpResponse::Created().json(envelope(existing)))
                     }
                     _ => Err(HttpError::conflict(
                         "user_exists",
@@ -98,10 +101,10 @@ async fn create(
 async fn remove(
     caller: Caller,
     pool: web::Data<PgPool>,
-    id: web::Path<Uuid>,
+    id: web::Path<UserId>,
 ) -> Result<HttpResponse, HttpError> {
     let id = id.into_inner();
-    if caller.user_id.as_uuid() != id {
+    if caller.user_id != id {
         return Err(HttpError::forbidden(
             "a profile can be removed only by the token's subject",
         ));
@@ -116,11 +119,11 @@ async fn remove(
 async fn get(
     _caller: Caller,
     pool: web::Data<PgPool>,
-    id: web::Path<Uuid>,
+    id: web::Path<UserId>,
 ) -> Result<HttpResponse, HttpError> {
     let mut conn = pool.get().await?;
     match users::find(&mut conn, id.into_inner()).await? {
-        Some(user) => Ok(HttpResponse::Ok().json(json!({ "user": user }))),
+        Some(user) => Ok(HttpResponse::Ok().json(envelope(user))),
         None => Err(HttpError::not_found("no such user")),
     }
 }
@@ -145,7 +148,7 @@ async fn list(
     if let Some(ids) = query.ids {
         let ids = parse_ids(&ids)?;
         let found = users::find_many(&mut conn, &ids).await?;
-        return Ok(HttpResponse::Ok().json(json!({ "users": found })));
+        return Ok(HttpResponse::Ok().json(json!({ "users": wire(found) })));
     }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -168,7 +171,7 @@ async fn list(
     } else {
         None
     };
-    Ok(HttpResponse::Ok().json(json!({ "users": found, "next": next })))
+    Ok(HttpResponse::Ok().json(json!({ "users": wire(found), "next": next })))
 }
 
 fn parse_ids(raw: &str) -> Result<Vec<Uuid>, HttpError> {
