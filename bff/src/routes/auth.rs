@@ -124,18 +124,27 @@ async fn register(
         }
     };
 
-    let mut conn = pool.get().await?;
+    let answer = signed_in(&req, &state, &pool, user, HttpResponse::Created()).await?;
+    log::info!("register: user_id={id} registered");
+    Ok(answer)
+}
+
+/// Starts a session for `user` and answers `{"user"}` with its cookie.
+async fn signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+    pool: &PgPool,
+    user: User,
+    mut answer: actix_web::HttpResponseBuilder,
+) -> Result<HttpResponse, HttpError> {
     let cookie = session::start(
-        &mut conn,
-        id,
+        &mut *pool.get().await?,
+        user.id,
         state.session_ttl,
-        session::secure_cookie(&req, state.cookie_secure),
+        session::secure_cookie(req, state.cookie_secure),
     )
     .await?;
-    log::info!("register: user_id={id} registered");
-    Ok(HttpResponse::Created()
-        .cookie(cookie)
-        .json(UserEnvelope { user }))
+    Ok(answer.cookie(cookie).json(UserEnvelope { user }))
 }
 
 /// Attempts at creating a profile before a registration is undone.
@@ -260,18 +269,9 @@ async fn login(
         .await?
         .body
         .user;
-    let mut conn = pool.get().await?;
-    let cookie = session::start(
-        &mut conn,
-        id,
-        state.session_ttl,
-        session::secure_cookie(&req, state.cookie_secure),
-    )
-    .await?;
+    let answer = signed_in(&req, &state, &pool, user, HttpResponse::Ok()).await?;
     log::info!("login: user_id={id} logged in");
-    Ok(HttpResponse::Ok()
-        .cookie(cookie)
-        .json(UserEnvelope { user }))
+    Ok(answer)
 }
 
 /// `POST /api/auth/logout`: deletes the session, has every gateway close
