@@ -39,6 +39,7 @@ impl Handler<Broadcast> for Conversation {
         });
         let deliver = hub::Deliver {
             conversation: self.id,
+            generation: self.generation,
             frame: msg.frame,
             received: msg.received,
             except: msg.except,

@@ -31,6 +31,7 @@ impl Handler<Join> for Conversation {
             .sessions += 1;
         let join = hub::Join {
             conversation: self.id,
+            generation: self.generation,
             session_id: msg.session_id,
         };
         self.send_to_hub(hub_id, join, ctx);

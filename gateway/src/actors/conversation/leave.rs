@@ -23,6 +23,7 @@ impl Handler<Leave> for Conversation {
         self.depth.handled();
         let leave = hub::Leave {
             conversation: self.id,
+            generation: self.generation,
             session_id: msg.session_id,
         };
         self.send_to_hub(msg.hub_id, leave, ctx);

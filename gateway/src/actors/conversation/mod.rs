@@ -65,6 +65,8 @@ pub struct Traffic {
 /// The online members of one conversation on this node, by worker thread.
 pub struct Conversation {
     id: ConversationId,
+    /// Unique to this actor, higher than any before it (see `hub::Members`).
+    generation: u64,
     hubs: HashMap<usize, OnHub>,
     metrics: Arc<Metrics>,
     traffic: Arc<Traffic>,
@@ -87,8 +89,10 @@ impl Conversation {
         depth: Arc<Depth>,
         traffic: Arc<Traffic>,
     ) -> Self {
+        static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Self {
             id,
+            generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             hubs: HashMap::new(),
             metrics,
             traffic,

@@ -19,6 +19,8 @@ use crate::inspect::trace::{with_trace, Trace};
 #[rtype(result = "()")]
 pub struct Deliver {
     pub conversation: ConversationId,
+    /// The sending Conversation actor's (see `hub::Members`).
+    pub generation: u64,
     pub frame: ByteString,
     /// When the Kafka consumer received the record, for `message` frames.
     pub received: Option<Instant>,
@@ -50,8 +52,12 @@ impl Handler<Deliver> for Hub {
         let mut delivered = 0u64;
         THREAD.with(|t| {
             let t = t.borrow();
-            let Some(members) = t.members.get(&msg.conversation) else {
-                return;
+            let Some(members) = t
+                .members
+                .get(&msg.conversation)
+                .and_then(|m| m.of(msg.generation))
+            else {
+                return; // no members here, or a replaced actor's frame
             };
             for conn in members.values() {
                 if msg.except == Some(conn.user) || conn.is_closing() {

@@ -13,6 +13,8 @@ use crate::inspect::stats::Handled;
 #[rtype(result = "()")]
 pub struct Join {
     pub conversation: ConversationId,
+    /// The sending Conversation actor's (see `hub::Members`).
+    pub generation: u64,
     pub session_id: SessionId,
 }
 
@@ -21,6 +23,7 @@ pub struct Join {
 #[rtype(result = "()")]
 pub struct Leave {
     pub conversation: ConversationId,
+    pub generation: u64,
     pub session_id: SessionId,
 }
 
@@ -35,10 +38,11 @@ impl Handler<Join> for Hub {
             let Some(conn) = t.sessions.get(&msg.session_id).cloned() else {
                 return; // gone meanwhile
             };
-            t.members
-                .entry(msg.conversation)
-                .or_default()
-                .insert(msg.session_id, conn);
+            t.members.entry(msg.conversation).or_default().join(
+                msg.generation,
+                msg.session_id,
+                conn,
+            );
         });
     }
 }
@@ -52,8 +56,7 @@ impl Handler<Leave> for Hub {
         THREAD.with(|t| {
             let mut t = t.borrow_mut();
             if let Some(members) = t.members.get_mut(&msg.conversation) {
-                members.remove(&msg.session_id);
-                if members.is_empty() {
+                if members.leave(msg.generation, msg.session_id) {
                     t.members.remove(&msg.conversation);
                 }
             }

@@ -56,7 +56,57 @@ pub const MAILBOX: usize = 4096;
 #[derive(Default)]
 struct Thread {
     sessions: HashMap<SessionId, Rc<Conn>>,
-    members: HashMap<ConversationId, HashMap<SessionId, Rc<Conn>>>,
+    members: HashMap<ConversationId, Members<Rc<Conn>>>,
+}
+
+/// This thread's members of one conversation, as joined through one
+/// Conversation actor: its `generation`. When the last member of a
+/// conversation on this gateway leaves, its actor stops, and a later join
+/// starts another with a higher generation; the two send to this Hub from
+/// different threads, so their messages can arrive interleaved. What the
+/// older one sends after the newer one's first `Join` is stale and
+/// ignored: its `Leave` would take a member the newer one just added, its
+/// `Deliver` would hand a session a frame from before it joined.
+struct Members<C> {
+    generation: u64,
+    sessions: HashMap<SessionId, C>,
+}
+
+impl<C> Default for Members<C> {
+    fn default() -> Self {
+        Self {
+            generation: 0,
+            sessions: HashMap::new(),
+        }
+    }
+}
+
+impl<C> Members<C> {
+    /// A `Join` from the actor of `generation`.
+    fn join(&mut self, generation: u64, session: SessionId, conn: C) {
+        if generation < self.generation {
+            return; // from an actor that has been replaced
+        }
+        if generation > self.generation {
+            // A new actor: whatever the old one left here is stale.
+            self.generation = generation;
+            self.sessions.clear();
+        }
+        self.sessions.insert(session, conn);
+    }
+
+    /// A `Leave` from the actor of `generation`; true when none are left.
+    fn leave(&mut self, generation: u64, session: SessionId) -> bool {
+        if generation == self.generation {
+            self.sessions.remove(&session);
+        } // else the old actor's word on a member the new one holds
+        self.sessions.is_empty()
+    }
+
+    /// Who a `Deliver` from the actor of `generation` reaches.
+    fn of(&self, generation: u64) -> Option<&HashMap<SessionId, C>> {
+        (generation == self.generation).then_some(&self.sessions)
+    }
 }
 
 thread_local! {
@@ -181,5 +231,26 @@ impl Actor for Hub {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         self.metrics.actors.alive(Kind::Hub).dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Members;
+
+    /// The last member leaves (actor 1 stops), rejoins at once (actor 2):
+    /// actor 1's Leave and a frame of it reach the Hub after actor 2's
+    /// Join. The member stays, and gets actor 2's frames, not actor 1's.
+    #[test]
+    fn a_replaced_actors_late_leave_and_frames_change_nothing() {
+        let mut m: Members<&str> = Members::default();
+        m.join(1, 7, "s7");
+        m.join(2, 7, "s7"); // the new actor's Join overtook the old Leave
+        assert!(!m.leave(1, 7), "the old actor's Leave is stale");
+        assert_eq!(m.of(2).map(|s| s.len()), Some(1), "still a member");
+        assert!(m.of(1).is_none(), "the old actor's frames reach nobody");
+        m.join(1, 8, "s8");
+        assert!(!m.of(2).unwrap().contains_key(&8), "nor do its Joins");
+        assert!(m.leave(2, 7), "the new actor's Leave counts");
     }
 }
