@@ -6,7 +6,6 @@
 //! session may end it, and only that one: the user and session come from
 //! the token, never from the body.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
@@ -26,7 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/sessions/end", web::post().to(end));
 }
 
-async fn end(caller: Caller, state: web::Data<Arc<SignOut>>) -> Result<HttpResponse, HttpError> {
+async fn end(caller: Caller, state: web::Data<SignOut>) -> Result<HttpResponse, HttpError> {
     let Some(sid) = caller.claims.sid.clone() else {
         return Err(HttpError::bad_request(
             "invalid_token",

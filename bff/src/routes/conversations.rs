@@ -41,6 +41,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// The query parameters `P` names, read from `req` and encoded again for
+/// the upstream call (anything else the client sent is dropped).
+fn passed_through<P: serde::de::DeserializeOwned + serde::Serialize>(
+    req: &HttpRequest,
+) -> Result<String, HttpError> {
+    let page = web::Query::<P>::from_query(req.query_string())
+        .map_err(|e| HttpError::bad_request("invalid_query", e.to_string()))?
+        .into_inner();
+    serde_urlencoded::to_string(&page)
+        .map_err(|_| HttpError::bad_request("invalid_query", "bad query"))
+}
+
 /// Profiles of `ids` (unknown ones are absent), in batches of 100.
 async fn profiles(
     client: &ServiceClient,
@@ -119,11 +131,7 @@ async fn list(
         limit: Option<String>,
         after: Option<String>,
     }
-    let page: Page = web::Query::<Page>::from_query(req.query_string())
-        .map_err(|e| HttpError::bad_request("invalid_query", e.to_string()))?
-        .into_inner();
-    let qs = serde_urlencoded::to_string(&page)
-        .map_err(|_| HttpError::bad_request("invalid_query", "bad query"))?;
+    let qs = passed_through::<Page>(&req)?;
     let mut answer = client
         .get::<Value>(
             Service::MessageStore,
@@ -229,11 +237,7 @@ async fn messages(
         after_seq: Option<String>,
         limit: Option<String>,
     }
-    let page: Page = web::Query::<Page>::from_query(req.query_string())
-        .map_err(|e| HttpError::bad_request("invalid_query", e.to_string()))?
-        .into_inner();
-    let qs = serde_urlencoded::to_string(&page)
-        .map_err(|_| HttpError::bad_request("invalid_query", "bad query"))?;
+    let qs = passed_through::<Page>(&req)?;
     let answer = client
         .get::<Value>(
             Service::MessageStore,

@@ -376,13 +376,7 @@ async fn metrics_count_requests_by_route_and_status_and_the_hash_pool() {
     let app = spawn_app().await;
     assert_eq!(app.register("counted", "password123").await.status, 201);
     assert_eq!(app.login("counted", "wrong-password").await.status, 401);
-    let mut resp = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap();
-    let text = String::from_utf8(resp.body().await.unwrap().to_vec()).unwrap();
+    let text = app.metrics().await;
     for line in [
         r#"http_requests_total{method="POST",route="/api/auth/register",status="201"} 1"#,
         r#"http_requests_total{method="POST",route="/api/auth/login",status="401"} 1"#,

@@ -262,16 +262,7 @@ async fn group_creations_per_user_and_gateway_tokens_per_session_are_limited() {
         .await;
     assert_eq!(fresh.status, 200, "another session has its own budget");
 
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .body()
-        .await
-        .unwrap();
-    let metrics = String::from_utf8_lossy(&metrics);
+    let metrics = app.metrics().await;
     for line in [
         r#"limiter_rejections_total{limit="group_creations_user"} 1"#,
         r#"limiter_rejections_total{limit="ws_tokens_session"} 1"#,

@@ -161,6 +161,17 @@ impl TestApp {
         }
     }
 
+    /// The bff's `/metrics`, as text.
+    pub async fn metrics(&self) -> String {
+        let mut resp = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics request");
+        String::from_utf8_lossy(&resp.body().await.unwrap_or_default()).into_owned()
+    }
+
     /// Registers `username` and returns its id and session cookie.
     pub async fn user(&self, username: &str) -> (UserId, String) {
         let a = self.register(username, "password123").await;

@@ -21,7 +21,7 @@ use service_kit::{Caller, HttpError};
 
 use crate::db::conversations::{self, Caps, ListCursor, MembershipError};
 use crate::kafka::publisher::{Announced, Publisher};
-use crate::routes::messages::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::routes::messages::page_limit;
 
 /// Most participants a group may be created with in one request.
 pub const MAX_INITIAL_PARTICIPANTS: usize = 10_000;
@@ -69,13 +69,7 @@ async fn list(
     pool: web::Data<PgPool>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, HttpError> {
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(HttpError::bad_request(
-            "invalid_limit",
-            format!("limit must be 1 to {MAX_LIMIT}"),
-        ));
-    }
+    let limit = page_limit(query.limit)?;
     let after = match query.after.as_deref() {
         None => None,
         Some(s) => Some(ListCursor::parse(s).ok_or_else(|| {

@@ -30,6 +30,18 @@ pub struct LogPartitions {
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 100;
 
+/// A page size as asked (`DEFAULT_LIMIT` when not), 1 to `MAX_LIMIT`.
+pub fn page_limit(asked: Option<i64>) -> Result<i64, HttpError> {
+    let limit = asked.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(HttpError::bad_request(
+            "invalid_limit",
+            format!("limit must be 1 to {MAX_LIMIT}"),
+        ));
+    }
+    Ok(limit)
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/conversations/{id}/messages", web::get().to(history))
         .route(
@@ -115,13 +127,7 @@ async fn history(
     query: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, HttpError> {
     let q = query.into_inner();
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(HttpError::bad_request(
-            "invalid_limit",
-            format!("limit must be 1 to {MAX_LIMIT}"),
-        ));
-    }
+    let limit = page_limit(q.limit)?;
     let named = named(&q)?;
     let (conversation, me) = (id.as_uuid(), caller.user_id.as_uuid());
     let mut conn = pool.get().await?;
