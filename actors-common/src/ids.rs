@@ -1,10 +1,20 @@
 //! Id newtypes, so a user id can never be passed where a conversation id belongs.
 //!
-//! On the wire (JSON, Kafka keys, URLs) each is a plain UUID string.
+//! On the wire (JSON, Kafka keys, URLs) each is a plain UUID string. With
+//! the `diesel` feature each is also a PostgreSQL `uuid` to diesel, so a
+//! model field or a query parameter can be a `ConversationId` and the
+//! compiler refuses a `UserId` in its place.
 
 use std::fmt;
 use std::str::FromStr;
 
+#[cfg(feature = "diesel")]
+use diesel::{
+    deserialize::FromSql,
+    pg::{Pg, PgValue},
+    serialize::{Output, ToSql},
+    sql_types,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -12,8 +22,24 @@ macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "diesel", derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow))]
+        #[cfg_attr(feature = "diesel", diesel(sql_type = diesel::sql_types::Uuid))]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
+
+        #[cfg(feature = "diesel")]
+        impl ToSql<sql_types::Uuid, Pg> for $name {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> diesel::serialize::Result {
+                <Uuid as ToSql<sql_types::Uuid, Pg>>::to_sql(&self.0, out)
+            }
+        }
+
+        #[cfg(feature = "diesel")]
+        impl FromSql<sql_types::Uuid, Pg> for $name {
+            fn from_sql(value: PgValue<'_>) -> diesel::deserialize::Result<Self> {
+                <Uuid as FromSql<sql_types::Uuid, Pg>>::from_sql(value).map(Self)
+            }
+        }
 
         impl $name {
             /// The inner UUID.

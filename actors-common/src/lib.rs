@@ -1,7 +1,9 @@
 //! The contract every service of the chat system shares, in code.
 //!
-//! Nothing here knows about actix or diesel: these are the types and rules that
-//! cross process boundaries, as `spec/PROTOCOL.md` defines them.
+//! Nothing here knows about actix or Kafka clients: these are the types and
+//! rules that cross process boundaries, as `spec/PROTOCOL.md` defines them.
+//! The `diesel` feature (the stores and the bff turn it on) makes the id
+//! newtypes PostgreSQL `uuid` values, so models and queries are typed too.
 //!
 //! | module | holds |
 //! |---|---|

@@ -71,13 +71,7 @@ pub async fn start(
 ) -> Result<Cookie<'static>, HttpError> {
     let id = new_session_id()?;
     let ttl_chrono = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(7));
-    sessions::insert(
-        conn,
-        &hash(&id),
-        user.as_uuid(),
-        chrono::Utc::now() + ttl_chrono,
-    )
-    .await?;
+    sessions::insert(conn, &hash(&id), user, chrono::Utc::now() + ttl_chrono).await?;
     Ok(cookie(id, ttl, secure))
 }
 
@@ -130,7 +124,7 @@ impl FromRequest for SessionUser {
                 .await?
                 .ok_or_else(unauthenticated)?;
             Ok(SessionUser {
-                user_id: UserId(user),
+                user_id: user,
                 token_hash,
                 expires_at,
             })

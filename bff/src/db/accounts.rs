@@ -1,9 +1,9 @@
 //! Queries on `accounts`.
 
+use actors_common::UserId;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use super::schema::accounts;
 
@@ -11,7 +11,7 @@ use super::schema::accounts;
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = accounts, check_for_backend(diesel::pg::Pg))]
 pub struct Account {
-    pub id: Uuid,
+    pub id: UserId,
     pub username: String,
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
@@ -40,6 +40,6 @@ pub async fn find_by_username(
 }
 
 /// Removes an account (its sessions go with it).
-pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
+pub async fn delete(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<usize> {
     diesel::delete(accounts::table.find(id)).execute(conn).await
 }

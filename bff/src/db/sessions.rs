@@ -1,16 +1,16 @@
 //! Queries on `sessions`. Only the SHA-256 of a session id is ever stored.
 
+use actors_common::UserId;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use super::schema::sessions;
 
 pub async fn insert(
     conn: &mut AsyncPgConnection,
     token_hash: &[u8],
-    user_id: Uuid,
+    user_id: UserId,
     expires_at: DateTime<Utc>,
 ) -> QueryResult<()> {
     diesel::insert_into(sessions::table)
@@ -28,7 +28,7 @@ pub async fn insert(
 pub async fn find_user(
     conn: &mut AsyncPgConnection,
     token_hash: &[u8],
-) -> QueryResult<Option<(Uuid, DateTime<Utc>)>> {
+) -> QueryResult<Option<(UserId, DateTime<Utc>)>> {
     sessions::table
         .filter(sessions::token_hash.eq(token_hash))
         .filter(sessions::expires_at.gt(Utc::now()))

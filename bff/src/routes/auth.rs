@@ -81,7 +81,7 @@ async fn register(
     let password_hash = state.hashes.hash(password).await?;
     let id = UserId::new_random();
     let account = Account {
-        id: id.as_uuid(),
+        id,
         username: username.clone(),
         password_hash,
         created_at: actors_common::time::now_millis(),
@@ -110,7 +110,7 @@ async fn register(
                 log::error!("register: user_id={id} profile may remain, username held");
             }
             let mut conn = pool.get().await?;
-            if let Err(del) = accounts::delete(&mut conn, id.as_uuid()).await {
+            if let Err(del) = accounts::delete(&mut conn, id).await {
                 log::error!(
                     "register: user_id={id} profile failed and account removal failed: {del}"
                 );
@@ -250,7 +250,7 @@ async fn login(
         let mut conn = pool.get().await?;
         accounts::find_by_username(&mut conn, &username).await?
     };
-    let id = account.as_ref().map(|a| UserId(a.id));
+    let id = account.as_ref().map(|a| a.id);
     if !state
         .hashes
         .verify(password, account.map(|a| a.password_hash))

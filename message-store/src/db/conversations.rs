@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use super::models::{
     ConversationRow, ConversationView, MessageRow, ParticipantRow, ParticipantView, KIND_GROUP,
@@ -53,15 +52,15 @@ fn now() -> DateTime<Utc> {
 }
 
 fn added_event(
-    conversation: Uuid,
-    users: &[Uuid],
+    conversation: ConversationId,
+    users: &[UserId],
     joined_at: DateTime<Utc>,
     version: i64,
     created: bool,
 ) -> LogEvent {
     LogEvent::ParticipantsAdded(ParticipantsAdded {
-        conversation_id: ConversationId(conversation),
-        user_ids: users.iter().copied().map(UserId).collect(),
+        conversation_id: conversation,
+        user_ids: users.to_vec(),
         joined_at,
         version,
         created,
@@ -81,14 +80,14 @@ pub struct Caps {
 /// only those under the cap come back.
 async fn take_places(
     conn: &mut AsyncPgConnection,
-    users: &[Uuid],
+    users: &[UserId],
     cap: i64,
 ) -> Result<(), MembershipError> {
     #[derive(QueryableByName)]
     struct Taken {
         #[diesel(sql_type = SqlUuid)]
         #[allow(dead_code)]
-        user_id: Uuid,
+        user_id: UserId,
     }
     let mut sorted = users.to_vec();
     sorted.sort_unstable();
@@ -112,7 +111,7 @@ async fn take_places(
 }
 
 /// Gives back `user`'s place in one conversation.
-async fn give_place(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<()> {
+async fn give_place(conn: &mut AsyncPgConnection, user: UserId) -> QueryResult<()> {
     diesel::update(user_conversation_counts::table.find(user))
         .filter(user_conversation_counts::active.gt(0))
         .set(user_conversation_counts::active.eq(user_conversation_counts::active - 1))
@@ -124,7 +123,7 @@ async fn give_place(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<()>
 async fn insert_participants(
     conn: &mut AsyncPgConnection,
     conversation: &ConversationRow,
-    users: &[Uuid],
+    users: &[UserId],
     joined_at: DateTime<Utc>,
     caps: Caps,
 ) -> Result<(), MembershipError> {
@@ -167,12 +166,11 @@ pub async fn create_private(
     b: UserId,
     caps: Caps,
 ) -> Result<(ConversationRow, bool), MembershipError> {
-    let (a, b) = (a.as_uuid(), b.as_uuid());
     let (low, high) = if a < b { (a, b) } else { (b, a) };
     conn.transaction(async |conn| {
         let created_at = now();
         let row = ConversationRow {
-            id: Uuid::now_v7(),
+            id: ConversationId::new_v7(),
             kind: KIND_PRIVATE.to_owned(),
             name: None,
             private_low: Some(low),
@@ -216,9 +214,8 @@ pub async fn create_group(
     members: &[UserId],
     caps: Caps,
 ) -> Result<ConversationRow, MembershipError> {
-    let creator = creator.as_uuid();
     let mut users = vec![creator];
-    for m in members.iter().map(|m| m.as_uuid()) {
+    for &m in members {
         if !users.contains(&m) {
             users.push(m);
         }
@@ -230,7 +227,7 @@ pub async fn create_group(
     conn.transaction(async |conn| {
         let created_at = now();
         let row = ConversationRow {
-            id: Uuid::now_v7(),
+            id: ConversationId::new_v7(),
             kind: KIND_GROUP.to_owned(),
             name: Some(name),
             private_low: None,
@@ -256,7 +253,6 @@ pub async fn membership(
     conversation: ConversationId,
     user: UserId,
 ) -> QueryResult<Option<(ConversationRow, ParticipantRow)>> {
-    let (conversation, user) = (conversation.as_uuid(), user.as_uuid());
     conversations::table
         .inner_join(participants::table)
         .filter(conversations::id.eq(conversation))
@@ -271,7 +267,7 @@ pub async fn membership(
 #[derive(QueryableByName)]
 struct IdRow {
     #[diesel(sql_type = SqlUuid)]
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
 }
 
 /// The ids of `user`'s conversations whose event adding them is in the log
@@ -289,13 +285,10 @@ pub async fn ids_for_user(
                   WHERE o.key = p.conversation_id::text AND o.event = 'participants_added' \
                     AND o.payload->'user_ids' @> jsonb_build_array(p.user_id::text))",
     )
-    .bind::<SqlUuid, _>(user.as_uuid())
+    .bind::<SqlUuid, _>(user)
     .load(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ConversationId(r.conversation_id))
-        .collect())
+    Ok(rows.into_iter().map(|r| r.conversation_id).collect())
 }
 
 /// Whether `user` may send to `conversation` now: `None` when they are not a
@@ -327,7 +320,7 @@ enum Named {
 #[derive(QueryableByName)]
 struct CountRow {
     #[diesel(sql_type = SqlUuid)]
-    conversation_id: Uuid,
+    conversation_id: ConversationId,
     #[diesel(sql_type = BigInt)]
     count: i64,
 }
@@ -337,9 +330,9 @@ struct CountRow {
 /// and how many each has.
 async fn participants_of(
     conn: &mut AsyncPgConnection,
-    ids: &[Uuid],
+    ids: &[ConversationId],
     named: Named,
-) -> QueryResult<HashMap<Uuid, (Vec<ParticipantView>, i64)>> {
+) -> QueryResult<HashMap<ConversationId, (Vec<ParticipantView>, i64)>> {
     let rows: Vec<ParticipantRow> = match named {
         Named::All => {
             participants::table
@@ -373,7 +366,7 @@ async fn participants_of(
     .bind::<Array<SqlUuid>, _>(ids)
     .load(conn)
     .await?;
-    let mut by_conversation: HashMap<Uuid, (Vec<ParticipantView>, i64)> = counts
+    let mut by_conversation: HashMap<ConversationId, (Vec<ParticipantView>, i64)> = counts
         .into_iter()
         .map(|c| (c.conversation_id, (Vec::new(), c.count)))
         .collect();
@@ -383,7 +376,7 @@ async fn participants_of(
             .or_default()
             .0
             .push(ParticipantView {
-                user_id: UserId(r.user_id),
+                user_id: r.user_id,
                 joined_at: r.joined_at,
             });
     }
@@ -395,10 +388,10 @@ async fn participants_of(
 /// has not read yet are absent.
 async fn floors(
     conn: &mut AsyncPgConnection,
-    viewer: Uuid,
-    ids: &[Uuid],
-) -> QueryResult<HashMap<Uuid, i64>> {
-    let rows: Vec<(Uuid, i64)> = log_members::table
+    viewer: UserId,
+    ids: &[ConversationId],
+) -> QueryResult<HashMap<ConversationId, i64>> {
+    let rows: Vec<(ConversationId, i64)> = log_members::table
         .filter(log_members::user_id.eq(viewer))
         .filter(log_members::conversation_id.eq_any(ids))
         .filter(log_members::active.eq(true))
@@ -412,9 +405,10 @@ async fn floors(
 /// index probe per conversation, in one statement).
 async fn last_messages(
     conn: &mut AsyncPgConnection,
-    floors: &HashMap<Uuid, i64>,
-) -> QueryResult<HashMap<Uuid, Message>> {
-    let (ids, floors): (Vec<Uuid>, Vec<i64>) = floors.iter().map(|(c, f)| (*c, *f)).unzip();
+    floors: &HashMap<ConversationId, i64>,
+) -> QueryResult<HashMap<ConversationId, Message>> {
+    let (ids, floors): (Vec<ConversationId>, Vec<i64>) =
+        floors.iter().map(|(c, f)| (*c, *f)).unzip();
     let rows: Vec<MessageRow> = diesel::sql_query(
         "SELECT m.* FROM unnest($1, $2) AS c(id, floor) \
          CROSS JOIN LATERAL (SELECT * FROM messages \
@@ -437,7 +431,7 @@ async fn views(
     memberships: Vec<(ConversationRow, ParticipantRow)>,
     named: Named,
 ) -> QueryResult<Vec<ConversationView>> {
-    let ids: Vec<Uuid> = memberships.iter().map(|(c, _)| c.id).collect();
+    let ids: Vec<ConversationId> = memberships.iter().map(|(c, _)| c.id).collect();
     let Some(viewer) = <[_]>::first(&memberships).map(|(_, p)| p.user_id) else {
         return Ok(Vec::new());
     };
@@ -449,7 +443,7 @@ async fn views(
         .map(|(c, _)| {
             let (participants, participant_count) = people.remove(&c.id).unwrap_or_default();
             ConversationView {
-                id: ConversationId(c.id),
+                id: c.id,
                 participants,
                 participant_count,
                 last_message: last.remove(&c.id),
@@ -476,7 +470,7 @@ pub async fn view(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ListCursor {
     pub activity_at: DateTime<Utc>,
-    pub id: Uuid,
+    pub id: ConversationId,
 }
 
 impl ListCursor {
@@ -492,7 +486,7 @@ impl ListCursor {
         let (micros, id) = s.split_once('.')?;
         Some(Self {
             activity_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-            id: Uuid::try_parse(id).ok()?,
+            id: id.parse().ok()?,
         })
     }
 }
@@ -512,7 +506,6 @@ pub async fn list_page(
     after: Option<ListCursor>,
     limit: i64,
 ) -> QueryResult<(Vec<ConversationView>, Option<ListCursor>)> {
-    let user = user.as_uuid();
     let mut query = conversations::table
         .inner_join(participants::table)
         .filter(participants::user_id.eq(user))
@@ -547,8 +540,7 @@ pub async fn rename(
     caller: UserId,
     name: &str,
 ) -> Result<(), MembershipError> {
-    let (conversation, caller) = (conversation.as_uuid(), caller.as_uuid());
-    let (row, _) = membership(conn, ConversationId(conversation), UserId(caller))
+    let (row, _) = membership(conn, conversation, caller)
         .await?
         .ok_or(MembershipError::NotFound)?;
     if row.is_private() {
@@ -560,7 +552,7 @@ pub async fn rename(
             .execute(conn)
             .await?;
         let event = LogEvent::ConversationRenamed(ConversationRenamed {
-            conversation_id: ConversationId(conversation),
+            conversation_id: conversation,
             name: name.to_owned(),
         });
         outbox::enqueue(conn, &event).await?;
@@ -573,8 +565,8 @@ pub async fn rename(
 /// conversation), checks the caller may change it, and bumps the version.
 async fn begin_change(
     conn: &mut AsyncPgConnection,
-    conversation: Uuid,
-    caller: Uuid,
+    conversation: ConversationId,
+    caller: UserId,
 ) -> Result<i64, MembershipError> {
     let row: Option<ConversationRow> = conversations::table
         .find(conversation)
@@ -584,7 +576,7 @@ async fn begin_change(
         .await
         .optional()?;
     let row = row.ok_or(MembershipError::NotFound)?;
-    let caller_active: Option<Uuid> = participants::table
+    let caller_active: Option<UserId> = participants::table
         .filter(participants::conversation_id.eq(conversation))
         .filter(participants::user_id.eq(caller))
         .filter(participants::left_at.is_null())
@@ -614,7 +606,6 @@ pub async fn add_participant(
     user: UserId,
     caps: Caps,
 ) -> Result<ParticipantView, MembershipError> {
-    let (conversation, caller, user) = (conversation.as_uuid(), caller.as_uuid(), user.as_uuid());
     conn.transaction(async |conn| {
         let version = begin_change(conn, conversation, caller).await?;
         let members: i64 = participants::table
@@ -658,7 +649,7 @@ pub async fn add_participant(
         )
         .await?;
         Ok(ParticipantView {
-            user_id: UserId(user),
+            user_id: user,
             joined_at,
         })
     })
@@ -672,7 +663,6 @@ pub async fn remove_participant(
     caller: UserId,
     user: UserId,
 ) -> Result<(), MembershipError> {
-    let (conversation, caller, user) = (conversation.as_uuid(), caller.as_uuid(), user.as_uuid());
     conn.transaction(async |conn| {
         let version = begin_change(conn, conversation, caller).await?;
         let removed = diesel::update(
@@ -688,8 +678,8 @@ pub async fn remove_participant(
         }
         give_place(conn, user).await?;
         let event = LogEvent::ParticipantRemoved(ParticipantRemoved {
-            conversation_id: ConversationId(conversation),
-            user_id: UserId(user),
+            conversation_id: conversation,
+            user_id: user,
             version,
         });
         outbox::enqueue(conn, &event).await?;

@@ -22,7 +22,7 @@
 use std::collections::{HashMap, HashSet};
 
 use actors_common::log::{self, Admission, LogEvent, WINDOW};
-use actors_common::validation;
+use actors_common::{validation, ConversationId, UserId};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -139,18 +139,18 @@ async fn advance(conn: &mut AsyncPgConnection, topic: &str, a: &Advance) -> Resu
     }
 }
 
-type Pair = (Uuid, Uuid);
+type Pair = (ConversationId, UserId);
 
 /// A time PostgreSQL can store and a gateway could have written.
 fn plausible(t: chrono::DateTime<chrono::Utc>) -> bool {
     use chrono::Datelike as _;
     (2000..=9999).contains(&t.year())
 }
-type Key = (Uuid, Uuid, Uuid);
+type Key = (ConversationId, UserId, Uuid);
 
 /// What the batch needs to know from the database before it walks the log.
 struct Known {
-    conversations: HashSet<Uuid>,
+    conversations: HashSet<ConversationId>,
     members: HashMap<Pair, LogMemberRow>,
     /// Seqs of admissible records (stored messages and resends) per resend
     /// key, within the window of the batch.
@@ -163,28 +163,28 @@ async fn known(conn: &mut AsyncPgConnection, records: &[LogRecord]) -> QueryResu
     let mut senders = HashSet::new();
     let mut client_ids = HashSet::new();
     for r in records {
-        conversation_ids.insert(r.event.conversation_id().as_uuid());
+        conversation_ids.insert(r.event.conversation_id());
         match &r.event {
             LogEvent::Message(m) => {
-                users.insert(m.sender_id.as_uuid());
+                users.insert(m.sender_id);
                 if let Some(c) = m.client_id {
-                    senders.insert(m.sender_id.as_uuid());
+                    senders.insert(m.sender_id);
                     client_ids.insert(c);
                 }
             }
-            LogEvent::ParticipantsAdded(e) => users.extend(e.user_ids.iter().map(|u| u.as_uuid())),
+            LogEvent::ParticipantsAdded(e) => users.extend(e.user_ids.iter().copied()),
             LogEvent::ParticipantRemoved(e) => {
-                users.insert(e.user_id.as_uuid());
+                users.insert(e.user_id);
             }
             LogEvent::ConversationRenamed(_) => {}
         }
     }
-    let conversation_ids: Vec<Uuid> = conversation_ids.into_iter().collect();
-    let users: Vec<Uuid> = users.into_iter().collect();
-    let conversations: HashSet<Uuid> = conversations::table
+    let conversation_ids: Vec<ConversationId> = conversation_ids.into_iter().collect();
+    let users: Vec<UserId> = users.into_iter().collect();
+    let conversations: HashSet<ConversationId> = conversations::table
         .filter(conversations::id.eq_any(&conversation_ids))
         .select(conversations::id)
-        .load::<Uuid>(conn)
+        .load::<ConversationId>(conn)
         .await?
         .into_iter()
         .collect();
@@ -202,9 +202,9 @@ async fn known(conn: &mut AsyncPgConnection, records: &[LogRecord]) -> QueryResu
     let mut resends: HashMap<Key, Vec<i64>> = HashMap::new();
     if !client_ids.is_empty() {
         let from = records.iter().map(|r| r.offset).min().unwrap_or(0) - WINDOW;
-        let senders: Vec<Uuid> = senders.into_iter().collect();
+        let senders: Vec<UserId> = senders.into_iter().collect();
         let client_ids: Vec<Uuid> = client_ids.into_iter().collect();
-        let rows: Vec<(Uuid, Uuid, Option<Uuid>, i64)> = messages::table
+        let rows: Vec<(ConversationId, UserId, Option<Uuid>, i64)> = messages::table
             .filter(messages::sender_id.eq_any(&senders))
             .filter(messages::client_id.is_not_null())
             .filter(messages::client_id.eq_any(&client_ids))
@@ -222,7 +222,7 @@ async fn known(conn: &mut AsyncPgConnection, records: &[LogRecord]) -> QueryResu
                 resends.entry((c, s, client)).or_default().push(seq);
             }
         }
-        let repeats: Vec<(Uuid, Uuid, Uuid, i64)> = resends::table
+        let repeats: Vec<(ConversationId, UserId, Uuid, i64)> = resends::table
             .filter(resends::sender_id.eq_any(&senders))
             .filter(resends::client_id.eq_any(&client_ids))
             .filter(resends::seq.ge(from))
@@ -265,14 +265,14 @@ pub async fn apply(
         let mut applied = Applied::default();
         let mut changed: HashSet<Pair> = HashSet::new();
         let mut rows: Vec<MessageRow> = Vec::new();
-        let mut repeats: Vec<(Uuid, i64, Uuid, Uuid)> = Vec::new();
+        let mut repeats: Vec<(ConversationId, i64, UserId, Uuid)> = Vec::new();
         for r in records {
-            let conversation = r.event.conversation_id().as_uuid();
+            let conversation = r.event.conversation_id();
             if !known_conversations.contains(&conversation) {
                 applied.unknown_conversation += 1;
                 continue;
             }
-            let mut set_member = |user: Uuid, active: bool, version: i64| {
+            let mut set_member = |user: UserId, active: bool, version: i64| {
                 let key = (conversation, user);
                 let newer = members.get(&key).is_none_or(|m| version > m.version);
                 if newer {
@@ -293,12 +293,12 @@ pub async fn apply(
                 LogEvent::ParticipantsAdded(e) => {
                     applied.membership_events += 1;
                     for u in &e.user_ids {
-                        set_member(u.as_uuid(), true, e.version);
+                        set_member(*u, true, e.version);
                     }
                 }
                 LogEvent::ParticipantRemoved(e) => {
                     applied.membership_events += 1;
-                    set_member(e.user_id.as_uuid(), false, e.version);
+                    set_member(e.user_id, false, e.version);
                 }
                 LogEvent::ConversationRenamed(_) => {}
                 LogEvent::Message(m) => {
@@ -307,7 +307,7 @@ pub async fn apply(
                         continue;
                     }
                     let seq = r.offset;
-                    let sender = m.sender_id.as_uuid();
+                    let sender = m.sender_id;
                     let key = m.client_id.map(|c| (conversation, sender, c));
                     let previous = key
                         .and_then(|k| resends.get(&k))
@@ -396,7 +396,7 @@ pub async fn apply(
 /// Moves each conversation's `activity_at` (its place in lists) forward to
 /// its newest message of the batch: one statement per batch.
 async fn bump_activity(conn: &mut AsyncPgConnection, rows: &[MessageRow]) -> QueryResult<()> {
-    let mut newest: HashMap<Uuid, chrono::DateTime<chrono::Utc>> = HashMap::new();
+    let mut newest: HashMap<ConversationId, chrono::DateTime<chrono::Utc>> = HashMap::new();
     for r in rows {
         let at = newest.entry(r.conversation_id).or_insert(r.created_at);
         *at = (*at).max(r.created_at);
@@ -404,7 +404,7 @@ async fn bump_activity(conn: &mut AsyncPgConnection, rows: &[MessageRow]) -> Que
     if newest.is_empty() {
         return Ok(());
     }
-    let (ids, ats): (Vec<Uuid>, Vec<_>) = newest.into_iter().unzip();
+    let (ids, ats): (Vec<ConversationId>, Vec<_>) = newest.into_iter().unzip();
     diesel::sql_query(
         "UPDATE conversations c SET activity_at = v.at \
            FROM unnest($1, $2) AS v(id, at) \

@@ -1,6 +1,7 @@
 //! Messages: keyset history pages in `seq` order. (Storing them is
 //! `db::ingest`'s job: only what the log admitted is written.)
 
+use actors_common::{ConversationId, MessageId, UserId};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -27,7 +28,7 @@ pub enum Cursor {
 /// the same cost at any depth. Built here, run by [`page`], and explained by
 /// the test that checks its plan.
 pub fn page_query(
-    conversation: Uuid,
+    conversation: ConversationId,
     floor: i64,
     cursor: Cursor,
     limit: i64,
@@ -53,7 +54,7 @@ pub fn page_query(
 /// whether more follow in that direction.
 pub async fn page(
     conn: &mut AsyncPgConnection,
-    conversation: Uuid,
+    conversation: ConversationId,
     floor: i64,
     cursor: Cursor,
     limit: i64,
@@ -70,8 +71,8 @@ pub async fn page(
 /// is stored.
 pub async fn seq_of(
     conn: &mut AsyncPgConnection,
-    conversation: Uuid,
-    id: Uuid,
+    conversation: ConversationId,
+    id: MessageId,
 ) -> QueryResult<Option<i64>> {
     messages::table
         .find((conversation, id))
@@ -87,8 +88,8 @@ pub async fn seq_of(
 /// see: every stored one lies before it in the log).
 pub async fn visible_after(
     conn: &mut AsyncPgConnection,
-    conversation: Uuid,
-    user: Uuid,
+    conversation: ConversationId,
+    user: UserId,
 ) -> QueryResult<Option<i64>> {
     log_members::table
         .find((conversation, user))
@@ -103,8 +104,8 @@ pub async fn visible_after(
 /// latest before `before_seq`: what a resend of it is answered with.
 pub async fn by_client(
     conn: &mut AsyncPgConnection,
-    conversation: Uuid,
-    sender: Uuid,
+    conversation: ConversationId,
+    sender: UserId,
     client_id: Uuid,
     before_seq: i64,
 ) -> QueryResult<Option<MessageRow>> {
@@ -123,7 +124,7 @@ pub async fn by_client(
 /// Every message of a conversation, in seq order (tests and tools).
 pub async fn all_in(
     conn: &mut AsyncPgConnection,
-    conversation: Uuid,
+    conversation: ConversationId,
 ) -> QueryResult<Vec<MessageRow>> {
     messages::table
         .filter(messages::conversation_id.eq(conversation))

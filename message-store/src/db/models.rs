@@ -14,11 +14,11 @@ pub const KIND_GROUP: &str = "group";
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, QueryableByName)]
 #[diesel(table_name = conversations, check_for_backend(diesel::pg::Pg))]
 pub struct ConversationRow {
-    pub id: Uuid,
+    pub id: ConversationId,
     pub kind: String,
     pub name: Option<String>,
-    pub private_low: Option<Uuid>,
-    pub private_high: Option<Uuid>,
+    pub private_low: Option<UserId>,
+    pub private_high: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub membership_version: i64,
     /// Its creation or its newest stored message, whichever is later: the
@@ -35,8 +35,8 @@ impl ConversationRow {
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, QueryableByName)]
 #[diesel(table_name = participants, check_for_backend(diesel::pg::Pg))]
 pub struct ParticipantRow {
-    pub conversation_id: Uuid,
-    pub user_id: Uuid,
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
     pub joined_at: DateTime<Utc>,
     pub left_at: Option<DateTime<Utc>>,
 }
@@ -46,8 +46,8 @@ pub struct ParticipantRow {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = log_members, check_for_backend(diesel::pg::Pg))]
 pub struct LogMemberRow {
-    pub conversation_id: Uuid,
-    pub user_id: Uuid,
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
     pub active: bool,
     pub seq: i64,
     /// The conversation's membership version of that event.
@@ -57,9 +57,9 @@ pub struct LogMemberRow {
 #[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable, Insertable, QueryableByName)]
 #[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
 pub struct MessageRow {
-    pub conversation_id: Uuid,
-    pub id: Uuid,
-    pub sender_id: Uuid,
+    pub conversation_id: ConversationId,
+    pub id: MessageId,
+    pub sender_id: UserId,
     pub body: String,
     pub created_at: DateTime<Utc>,
     pub client_id: Option<Uuid>,
@@ -69,9 +69,9 @@ pub struct MessageRow {
 impl From<MessageRow> for Message {
     fn from(r: MessageRow) -> Self {
         Message {
-            id: MessageId(r.id),
-            conversation_id: ConversationId(r.conversation_id),
-            sender_id: UserId(r.sender_id),
+            id: r.id,
+            conversation_id: r.conversation_id,
+            sender_id: r.sender_id,
             body: r.body,
             created_at: r.created_at,
             client_id: r.client_id,
@@ -83,9 +83,9 @@ impl From<MessageRow> for Message {
 impl From<&Message> for MessageRow {
     fn from(m: &Message) -> Self {
         MessageRow {
-            id: m.id.0,
-            conversation_id: m.conversation_id.0,
-            sender_id: m.sender_id.0,
+            id: m.id,
+            conversation_id: m.conversation_id,
+            sender_id: m.sender_id,
             body: m.body.clone(),
             created_at: m.created_at,
             client_id: m.client_id,

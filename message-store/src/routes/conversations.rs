@@ -116,10 +116,10 @@ async fn membership(
 /// Answers with the conversation as `caller` sees it.
 async fn view_as(
     conn: &mut diesel_async::AsyncPgConnection,
-    conversation: uuid::Uuid,
+    conversation: ConversationId,
     caller: UserId,
 ) -> Result<crate::db::models::ConversationView, HttpError> {
-    let (row, me) = conversations::membership(conn, ConversationId(conversation), caller)
+    let (row, me) = conversations::membership(conn, conversation, caller)
         .await?
         .ok_or(MembershipError::NotFound)?;
     Ok(conversations::view(conn, row, me).await?)
@@ -166,9 +166,7 @@ async fn create(
     };
     drop(conn);
     if created {
-        publisher
-            .announce(ConversationId(row.id), ANNOUNCE_TIMEOUT)
-            .await;
+        publisher.announce(row.id, ANNOUNCE_TIMEOUT).await;
         log::info!(
             "conversations: conversation_id={} created by user_id={me}",
             row.id
@@ -189,7 +187,7 @@ async fn get(
     id: web::Path<ConversationId>,
 ) -> Result<HttpResponse, HttpError> {
     let mut conn = pool.get().await?;
-    let view = view_as(&mut conn, id.as_uuid(), caller.user_id).await?;
+    let view = view_as(&mut conn, *id, caller.user_id).await?;
     Ok(HttpResponse::Ok().json(json!({ "conversation": view })))
 }
 
@@ -204,7 +202,7 @@ async fn rename(
     validation::group_name(&name).map_err(HttpError::from_invalid)?;
     conversations::rename(&mut *pool.get().await?, *id, caller.user_id, &name).await?;
     publisher.announce(*id, ANNOUNCE_TIMEOUT).await;
-    let view = view_as(&mut *pool.get().await?, id.as_uuid(), caller.user_id).await?;
+    let view = view_as(&mut *pool.get().await?, *id, caller.user_id).await?;
     Ok(HttpResponse::Ok().json(json!({ "conversation": view })))
 }
 

@@ -66,13 +66,13 @@ async fn by_client(
     query: web::Query<ByClientQuery>,
 ) -> Result<HttpResponse, HttpError> {
     let (conversation, client_id) = path.into_inner();
-    let me = caller.user_id.as_uuid();
+    let me = caller.user_id;
     let mut conn = pool.get().await?;
     conversations::membership(&mut conn, conversation, caller.user_id)
         .await?
         .ok_or(MembershipError::NotFound)?;
     let before = query.before_seq.unwrap_or(i64::MAX);
-    let row = messages::by_client(&mut conn, conversation.as_uuid(), me, client_id, before)
+    let row = messages::by_client(&mut conn, conversation, me, client_id, before)
         .await?
         .ok_or_else(|| HttpError::not_found("no such message"))?;
     Ok(HttpResponse::Ok().json(json!({ "message": Message::from(row) })))
@@ -129,16 +129,16 @@ async fn history(
     let q = query.into_inner();
     let limit = page_limit(q.limit)?;
     let named = named(&q)?;
-    let (conversation, me) = (id.as_uuid(), caller.user_id.as_uuid());
+    let (conversation, me) = (*id, caller.user_id);
     let mut conn = pool.get().await?;
-    conversations::membership(&mut conn, *id, caller.user_id)
+    conversations::membership(&mut conn, conversation, me)
         .await?
         .ok_or(MembershipError::NotFound)?;
     let cursor = match named {
         Named::Latest => Cursor::Latest,
         Named::Seq(c) => c,
         Named::BeforeId(m) | Named::AfterId(m) => {
-            let seq = messages::seq_of(&mut conn, conversation, m.0)
+            let seq = messages::seq_of(&mut conn, conversation, m)
                 .await?
                 .ok_or_else(|| {
                     HttpError::bad_request(

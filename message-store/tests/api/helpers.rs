@@ -6,7 +6,7 @@ use actors_common::jwt::{JwtKeys, AUDIENCE_MESSAGE_STORE, ISSUER_BFF};
 use actors_common::kafka::Topics;
 use actors_common::kafka::MESSAGES_PARTITIONS;
 use actors_common::log::{partition_of, LogEvent, MessagePosted};
-use actors_common::{ConversationId, Message, UserId};
+use actors_common::{ConversationId, Message, MessageId, UserId};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use message_store::settings::Settings;
 use message_store::startup::{Application, StopHandle};
@@ -171,13 +171,13 @@ impl TestApp {
         // on their way too: wait for these ones).
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let stored: std::collections::HashSet<uuid::Uuid> = self
+            let stored: std::collections::HashSet<MessageId> = self
                 .stored(conversation)
                 .await
                 .iter()
                 .map(|r| r.id)
                 .collect();
-            if sent.iter().all(|m| stored.contains(&m.id.0)) {
+            if sent.iter().all(|m| stored.contains(&m.id)) {
                 break;
             }
             assert!(
@@ -195,7 +195,7 @@ impl TestApp {
         conversation: ConversationId,
     ) -> Vec<message_store::db::models::MessageRow> {
         let mut conn = self.conn().await;
-        message_store::db::messages::all_in(&mut conn, conversation.as_uuid())
+        message_store::db::messages::all_in(&mut conn, conversation)
             .await
             .unwrap()
     }

@@ -224,7 +224,7 @@ async fn history_pages_are_index_range_scans_of_the_query_the_route_runs() {
         Cursor::After(msgs[10].seq),
         Cursor::After(msgs[2500].seq),
     ] {
-        let query = page_query(conv.as_uuid(), -1, cursor, 50);
+        let query = page_query(conv, -1, cursor, 50);
         let plan: Vec<String> = Explain(query).load(&mut conn).await.unwrap();
         let text = plan.join("\n");
         assert!(
@@ -268,9 +268,9 @@ async fn complete_through_never_counts_a_message_the_page_lacks() {
         "INSERT INTO messages (conversation_id, id, sender_id, body, created_at, client_id, seq) \
          VALUES ($1, $2, $3, 'late', now(), NULL, $4)",
     )
-    .bind::<SqlUuid, _>(conv.as_uuid())
+    .bind::<SqlUuid, _>(conv)
     .bind::<SqlUuid, _>(late)
-    .bind::<SqlUuid, _>(me.as_uuid())
+    .bind::<SqlUuid, _>(me)
     .bind::<BigInt, _>(last + 1)
     .execute(&mut commit)
     .await

@@ -1,8 +1,8 @@
 //! Row types and their wire shape.
 
+use actors_common::UserId;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use super::schema::users;
 
@@ -10,7 +10,7 @@ use super::schema::users;
 #[derive(Clone, Debug, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct User {
-    pub id: Uuid,
+    pub id: UserId,
     pub username: String,
     pub display_name: String,
     pub created_at: DateTime<Utc>,
@@ -19,7 +19,7 @@ pub struct User {
 impl From<User> for actors_common::api::User {
     fn from(u: User) -> Self {
         Self {
-            id: actors_common::UserId(u.id),
+            id: u.id,
             username: u.username,
             display_name: u.display_name,
             created_at: u.created_at,

@@ -3,7 +3,6 @@
 use actors_common::UserId;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use super::models::User;
 use super::schema::users;
@@ -19,14 +18,12 @@ pub async fn insert(conn: &mut AsyncPgConnection, user: &User) -> QueryResult<Us
 
 /// Removes a profile; how many rows went (0 or 1).
 pub async fn delete(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<usize> {
-    diesel::delete(users::table.find(id.as_uuid()))
-        .execute(conn)
-        .await
+    diesel::delete(users::table.find(id)).execute(conn).await
 }
 
 pub async fn find(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<Option<User>> {
     users::table
-        .find(id.as_uuid())
+        .find(id)
         .select(User::as_select())
         .first(conn)
         .await
@@ -34,7 +31,7 @@ pub async fn find(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<Optio
 }
 
 /// Profiles with these ids (unknown ids are skipped), ordered by username.
-pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<User>> {
+pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[UserId]) -> QueryResult<Vec<User>> {
     users::table
         .filter(users::id.eq_any(ids))
         .order(users::username)

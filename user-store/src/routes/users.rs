@@ -10,7 +10,6 @@ use serde_json::json;
 use service_kit::db::PgPool;
 use service_kit::error::unique_violation;
 use service_kit::{Caller, HttpError};
-use uuid::Uuid;
 
 use crate::db::{models::User, users};
 
@@ -61,7 +60,7 @@ async fn create(
 
     let mut conn = pool.get().await?;
     let user = User {
-        id: body.id.as_uuid(),
+        id: body.id,
         username: body.username,
         display_name,
         created_at: actors_common::time::now_millis(),
@@ -174,8 +173,8 @@ async fn list(
     Ok(HttpResponse::Ok().json(json!({ "users": wire(found), "next": next })))
 }
 
-fn parse_ids(raw: &str) -> Result<Vec<Uuid>, HttpError> {
-    let ids: Vec<Uuid> = raw
+fn parse_ids(raw: &str) -> Result<Vec<UserId>, HttpError> {
+    let ids: Vec<UserId> = raw
         .split(',')
         .filter(|s| !s.is_empty())
         .map(|s| s.trim().parse())
