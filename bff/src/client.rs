@@ -235,7 +235,7 @@ impl ServiceClient {
         path: &str,
         user: UserId,
     ) -> Result<StatusCode, HttpError> {
-        self.call::<(), serde_json::Value>(service, Method::DELETE, path, user, None)
+        self.call::<(), serde::de::IgnoredAny>(service, Method::DELETE, path, user, None)
             .await
             .map(|u| u.status)
     }

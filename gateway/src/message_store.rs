@@ -6,15 +6,10 @@
 
 use std::time::Duration;
 
+use actors_common::api::{paths, ConversationIds, MessageEnvelope};
 use actors_common::jwt::JwtKeys;
 use actors_common::{ConversationId, Message, UserId};
 use anyhow::Context as _;
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-struct Ids {
-    ids: Vec<ConversationId>,
-}
 
 thread_local! {
     // awc's client is per thread; sessions live on the HTTP worker threads.
@@ -38,7 +33,7 @@ pub async fn conversation_ids(
     if !resp.status().is_success() {
         anyhow::bail!("message-store answered {}", resp.status());
     }
-    let ids: Ids = resp
+    let ids: ConversationIds = resp
         .json()
         .limit(4 << 20)
         .await
@@ -68,8 +63,9 @@ pub async fn membership(
     let client = CLIENT.with(Clone::clone);
     let sent = client
         .get(format!(
-            "{}/conversations/{conversation}/membership",
-            base.trim_end_matches('/')
+            "{}{}/membership",
+            base.trim_end_matches('/'),
+            paths::conversation(conversation)
         ))
         .bearer_auth(keys.gateway_service_token(user))
         .send()
@@ -88,11 +84,6 @@ pub async fn membership(
     }
 }
 
-#[derive(Deserialize)]
-struct Stored {
-    message: Message,
-}
-
 /// The message `user` stored in `conversation` with `client_id`, the latest
 /// before `before_seq` (`GET /conversations/{id}/messages/by-client/{client_id}`):
 /// what a resend is answered with when the gateway does not remember it.
@@ -107,8 +98,9 @@ pub async fn resent_message(
     let client = CLIENT.with(Clone::clone);
     let mut resp = client
         .get(format!(
-            "{}/conversations/{conversation}/messages/by-client/{client_id}?before_seq={before_seq}",
-            base.trim_end_matches('/')
+            "{}{}/by-client/{client_id}?before_seq={before_seq}",
+            base.trim_end_matches('/'),
+            paths::messages(conversation)
         ))
         .bearer_auth(keys.gateway_service_token(user))
         .send()
@@ -122,5 +114,5 @@ pub async fn resent_message(
         );
         return None;
     }
-    resp.json::<Stored>().await.ok().map(|s| s.message)
+    resp.json::<MessageEnvelope>().await.ok().map(|s| s.message)
 }

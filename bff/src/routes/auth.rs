@@ -3,10 +3,9 @@
 use std::net::IpAddr;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use actors_common::api::{NewUser, User, UserEnvelope};
+use actors_common::api::{paths, NewUser, User, UserEnvelope, WsToken};
 use actors_common::{validation, UserId};
 use serde::Deserialize;
-use serde_json::json;
 use service_kit::db::PgPool;
 use service_kit::error::unique_violation;
 use service_kit::HttpError;
@@ -103,7 +102,7 @@ async fn register(
             // a profile made by an attempt whose answer was lost must go too,
             // or it would hold the username.
             if client
-                .delete(Service::UserStore, &format!("/users/{id}"), id)
+                .delete(Service::UserStore, &paths::user(id), id)
                 .await
                 .is_err()
             {
@@ -265,7 +264,7 @@ async fn login(
         return Err(HttpError::internal());
     };
     let user = client
-        .get::<UserEnvelope>(Service::UserStore, &format!("/users/{id}"), id)
+        .get::<UserEnvelope>(Service::UserStore, &paths::user(id), id)
         .await?
         .body
         .user;
@@ -307,11 +306,7 @@ async fn me(
     client: web::Data<ServiceClient>,
 ) -> Result<HttpResponse, HttpError> {
     let profile = client
-        .get::<UserEnvelope>(
-            Service::UserStore,
-            &format!("/users/{}", user.user_id),
-            user.user_id,
-        )
+        .get::<UserEnvelope>(Service::UserStore, &paths::user(user.user_id), user.user_id)
         .await?;
     Ok(HttpResponse::Ok().json(profile.body))
 }
@@ -329,11 +324,11 @@ async fn ws_token(
     }
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({
-            "token": session::ws_token(&state.keys, &user),
-            "url": state.gateway_public_url,
-            "expires_in": actors_common::jwt::WS_TOKEN_TTL.as_secs(),
-        })))
+        .json(WsToken {
+            token: session::ws_token(&state.keys, &user),
+            url: state.gateway_public_url.clone(),
+            expires_in: actors_common::jwt::WS_TOKEN_TTL.as_secs(),
+        }))
 }
 
 #[cfg(test)]

@@ -4,16 +4,17 @@
 
 use std::collections::{HashMap, HashSet};
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actors_common::api::{NewConversation, NewParticipant, Rename};
+use actors_common::api::{
+    paths, Conversation, ConversationEnvelope, ConversationPage, HistoryPage, Names,
+    NewConversation, NewParticipant, ParticipantEnvelope, Rename, User, UserList,
+};
 use actors_common::{ConversationId, UserId};
 use serde::Deserialize;
-use serde_json::Value;
 use service_kit::HttpError;
 
 use crate::auth::SessionUser;
-use crate::client::{Service, ServiceClient};
+use crate::client::{Service, ServiceClient, Upstream};
 use crate::startup::AppState;
 
 /// Ids per user-store batch lookup (its limit).
@@ -57,51 +58,41 @@ fn passed_through<P: serde::de::DeserializeOwned + serde::Serialize>(
 async fn profiles(
     client: &ServiceClient,
     me: UserId,
-    ids: &HashSet<String>,
-) -> Result<HashMap<String, Value>, HttpError> {
-    let ids: Vec<&String> = ids.iter().collect();
+    ids: &HashSet<UserId>,
+) -> Result<HashMap<UserId, User>, HttpError> {
+    let ids: Vec<UserId> = ids.iter().copied().collect();
     let mut found = HashMap::new();
     for chunk in ids.chunks(IDS_PER_LOOKUP) {
-        let list = chunk
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(",");
         let answer = client
-            .get::<Value>(Service::UserStore, &format!("/users?ids={list}"), me)
+            .get::<UserList>(Service::UserStore, &paths::users_by_ids(chunk), me)
             .await?;
-        for user in answer.body["users"].as_array().cloned().unwrap_or_default() {
-            if let Some(id) = user["id"].as_str() {
-                found.insert(id.to_owned(), user);
-            }
-        }
+        found.extend(answer.body.users.into_iter().map(|u| (u.id, u)));
     }
     Ok(found)
 }
 
-/// Adds `username` and `display_name` to every participant of every
-/// conversation in `conversations`.
+/// Fills in `username` and `display_name` of every participant of every
+/// conversation given (`null` for a profile that is gone).
 async fn with_names(
     client: &ServiceClient,
     me: UserId,
-    mut conversations: Vec<&mut Value>,
+    conversations: Vec<&mut Conversation>,
 ) -> Result<(), HttpError> {
-    let ids: HashSet<String> = conversations
+    let ids: HashSet<UserId> = conversations
         .iter()
-        .flat_map(|c| c["participants"].as_array().cloned().unwrap_or_default())
-        .filter_map(|p| p["user_id"].as_str().map(str::to_owned))
+        .flat_map(|c| c.participants.iter().map(|p| p.user_id))
         .collect();
     if ids.is_empty() {
         return Ok(());
     }
     let names = profiles(client, me, &ids).await?;
-    for conversation in conversations.iter_mut() {
-        if let Some(people) = conversation["participants"].as_array_mut() {
-            for p in people {
-                let profile = p["user_id"].as_str().and_then(|id| names.get(id));
-                p["username"] = profile.map_or(Value::Null, |u| u["username"].clone());
-                p["display_name"] = profile.map_or(Value::Null, |u| u["display_name"].clone());
-            }
+    for conversation in conversations {
+        for p in &mut conversation.participants {
+            let profile = names.get(&p.user_id);
+            p.names = Some(Names {
+                username: profile.map(|u| u.username.clone()),
+                display_name: profile.map(|u| u.display_name.clone()),
+            });
         }
     }
     Ok(())
@@ -111,10 +102,10 @@ async fn with_names(
 async fn one(
     client: &ServiceClient,
     me: UserId,
-    status: StatusCode,
-    mut body: Value,
+    answer: Upstream<ConversationEnvelope>,
 ) -> Result<HttpResponse, HttpError> {
-    with_names(client, me, vec![&mut body["conversation"]]).await?;
+    let Upstream { status, mut body } = answer;
+    with_names(client, me, vec![&mut body.conversation]).await?;
     Ok(HttpResponse::build(status).json(body))
 }
 
@@ -132,19 +123,21 @@ async fn list(
         after: Option<String>,
     }
     let qs = passed_through::<Page>(&req)?;
-    let mut answer = client
-        .get::<Value>(
+    let mut page = client
+        .get::<ConversationPage>(
             Service::MessageStore,
             &format!("/conversations?{qs}"),
             user.user_id,
         )
-        .await?;
-    let conversations = answer.body["conversations"]
-        .as_array_mut()
-        .map(|a| a.iter_mut().collect())
-        .unwrap_or_default();
-    with_names(&client, user.user_id, conversations).await?;
-    Ok(HttpResponse::Ok().json(answer.body))
+        .await?
+        .body;
+    with_names(
+        &client,
+        user.user_id,
+        page.conversations.iter_mut().collect(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Refuses ids that are not registered users (message-store does not know users).
@@ -153,9 +146,9 @@ async fn ensure_users_exist(
     me: UserId,
     ids: &[UserId],
 ) -> Result<(), HttpError> {
-    let wanted: HashSet<String> = ids.iter().map(ToString::to_string).collect();
+    let wanted: HashSet<UserId> = ids.iter().copied().collect();
     let found = profiles(client, me, &wanted).await?;
-    if let Some(missing) = wanted.iter().find(|id| !found.contains_key(*id)) {
+    if let Some(missing) = ids.iter().find(|id| !found.contains_key(*id)) {
         return Err(HttpError::bad_request(
             "unknown_user",
             format!("no user {missing}"),
@@ -184,9 +177,9 @@ async fn create(
     };
     ensure_users_exist(&client, user.user_id, named).await?;
     let answer = client
-        .post::<_, Value>(Service::MessageStore, "/conversations", user.user_id, &body)
+        .post(Service::MessageStore, "/conversations", user.user_id, &body)
         .await?;
-    one(&client, user.user_id, answer.status, answer.body).await
+    one(&client, user.user_id, answer).await
 }
 
 async fn get(
@@ -195,13 +188,13 @@ async fn get(
     id: web::Path<ConversationId>,
 ) -> Result<HttpResponse, HttpError> {
     let answer = client
-        .get::<Value>(
+        .get(
             Service::MessageStore,
-            &format!("/conversations/{id}"),
+            &paths::conversation(*id),
             user.user_id,
         )
         .await?;
-    one(&client, user.user_id, answer.status, answer.body).await
+    one(&client, user.user_id, answer).await
 }
 
 async fn rename(
@@ -211,14 +204,14 @@ async fn rename(
     body: web::Json<Rename>,
 ) -> Result<HttpResponse, HttpError> {
     let answer = client
-        .patch::<_, Value>(
+        .patch(
             Service::MessageStore,
-            &format!("/conversations/{id}"),
+            &paths::conversation(*id),
             user.user_id,
             &body.into_inner(),
         )
         .await?;
-    one(&client, user.user_id, answer.status, answer.body).await
+    one(&client, user.user_id, answer).await
 }
 
 /// History: the query string (`before` / `after` / `before_seq` /
@@ -238,14 +231,14 @@ async fn messages(
         limit: Option<String>,
     }
     let qs = passed_through::<Page>(&req)?;
-    let answer = client
-        .get::<Value>(
+    let page = client
+        .get::<HistoryPage>(
             Service::MessageStore,
-            &format!("/conversations/{id}/messages?{qs}"),
+            &format!("{}?{qs}", paths::messages(*id)),
             user.user_id,
         )
         .await?;
-    Ok(HttpResponse::Ok().json(answer.body))
+    Ok(HttpResponse::Ok().json(page.body))
 }
 
 async fn add_participant(
@@ -257,9 +250,9 @@ async fn add_participant(
     let body = body.into_inner();
     ensure_users_exist(&client, user.user_id, &[body.user_id]).await?;
     let answer = client
-        .post::<_, Value>(
+        .post::<_, ParticipantEnvelope>(
             Service::MessageStore,
-            &format!("/conversations/{id}/participants"),
+            &paths::participants(*id),
             user.user_id,
             &body,
         )
@@ -276,7 +269,7 @@ async fn remove_participant(
     let status = client
         .delete(
             Service::MessageStore,
-            &format!("/conversations/{id}/participants/{member}"),
+            &paths::participant(id, member),
             user.user_id,
         )
         .await?;

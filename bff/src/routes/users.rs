@@ -1,9 +1,9 @@
 //! The user directory, through user-store.
 
 use actix_web::{web, HttpResponse};
+use actors_common::api::{paths, UserEnvelope, UserPage};
 use actors_common::{validation, UserId};
 use serde::Deserialize;
-use serde_json::Value;
 use service_kit::HttpError;
 
 use crate::auth::SessionUser;
@@ -41,7 +41,7 @@ async fn search(
     let qs = serde_urlencoded::to_string(&params)
         .map_err(|_| HttpError::bad_request("invalid_query", "bad query"))?;
     let found = client
-        .get::<Value>(Service::UserStore, &format!("/users?{qs}"), user.user_id)
+        .get::<UserPage>(Service::UserStore, &format!("/users?{qs}"), user.user_id)
         .await?;
     Ok(HttpResponse::Ok().json(found.body))
 }
@@ -53,7 +53,7 @@ async fn get(
     id: web::Path<UserId>,
 ) -> Result<HttpResponse, HttpError> {
     let found = client
-        .get::<Value>(Service::UserStore, &format!("/users/{id}"), user.user_id)
+        .get::<UserEnvelope>(Service::UserStore, &paths::user(*id), user.user_id)
         .await?;
     Ok(HttpResponse::Ok().json(found.body))
 }

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use actors_common::api::{Conversation, Participant};
 use actors_common::log::{ConversationRenamed, LogEvent, ParticipantRemoved, ParticipantsAdded};
 use actors_common::{ConversationId, Message, UserId};
 use chrono::{DateTime, Utc};
@@ -12,10 +13,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use super::models::{
-    ConversationRow, ConversationView, MessageRow, ParticipantRow, ParticipantView, KIND_GROUP,
-    KIND_PRIVATE,
-};
+use super::models::{ConversationRow, MessageRow, ParticipantRow, KIND_GROUP, KIND_PRIVATE};
 use super::outbox;
 use super::schema::{conversations, log_members, participants, user_conversation_counts};
 
@@ -332,7 +330,7 @@ async fn participants_of(
     conn: &mut AsyncPgConnection,
     ids: &[ConversationId],
     named: Named,
-) -> QueryResult<HashMap<ConversationId, (Vec<ParticipantView>, i64)>> {
+) -> QueryResult<HashMap<ConversationId, (Vec<Participant>, i64)>> {
     let rows: Vec<ParticipantRow> = match named {
         Named::All => {
             participants::table
@@ -366,7 +364,7 @@ async fn participants_of(
     .bind::<Array<SqlUuid>, _>(ids)
     .load(conn)
     .await?;
-    let mut by_conversation: HashMap<ConversationId, (Vec<ParticipantView>, i64)> = counts
+    let mut by_conversation: HashMap<ConversationId, (Vec<Participant>, i64)> = counts
         .into_iter()
         .map(|c| (c.conversation_id, (Vec::new(), c.count)))
         .collect();
@@ -375,9 +373,10 @@ async fn participants_of(
             .entry(r.conversation_id)
             .or_default()
             .0
-            .push(ParticipantView {
+            .push(Participant {
                 user_id: r.user_id,
                 joined_at: r.joined_at,
+                names: None,
             });
     }
     Ok(by_conversation)
@@ -430,7 +429,7 @@ async fn views(
     conn: &mut AsyncPgConnection,
     memberships: Vec<(ConversationRow, ParticipantRow)>,
     named: Named,
-) -> QueryResult<Vec<ConversationView>> {
+) -> QueryResult<Vec<Conversation>> {
     let ids: Vec<ConversationId> = memberships.iter().map(|(c, _)| c.id).collect();
     let Some(viewer) = <[_]>::first(&memberships).map(|(_, p)| p.user_id) else {
         return Ok(Vec::new());
@@ -442,12 +441,12 @@ async fn views(
         .into_iter()
         .map(|(c, _)| {
             let (participants, participant_count) = people.remove(&c.id).unwrap_or_default();
-            ConversationView {
+            Conversation {
                 id: c.id,
                 participants,
                 participant_count,
                 last_message: last.remove(&c.id),
-                kind: c.kind,
+                kind: c.api_kind(),
                 name: c.name,
                 created_at: c.created_at,
             }
@@ -460,7 +459,7 @@ pub async fn view(
     conn: &mut AsyncPgConnection,
     conversation: ConversationRow,
     viewer: ParticipantRow,
-) -> QueryResult<ConversationView> {
+) -> QueryResult<Conversation> {
     let mut all = views(conn, vec![(conversation, viewer)], Named::All).await?;
     all.pop().ok_or(diesel::result::Error::NotFound)
 }
@@ -505,7 +504,7 @@ pub async fn list_page(
     user: UserId,
     after: Option<ListCursor>,
     limit: i64,
-) -> QueryResult<(Vec<ConversationView>, Option<ListCursor>)> {
+) -> QueryResult<(Vec<Conversation>, Option<ListCursor>)> {
     let mut query = conversations::table
         .inner_join(participants::table)
         .filter(participants::user_id.eq(user))
@@ -605,7 +604,7 @@ pub async fn add_participant(
     caller: UserId,
     user: UserId,
     caps: Caps,
-) -> Result<ParticipantView, MembershipError> {
+) -> Result<Participant, MembershipError> {
     conn.transaction(async |conn| {
         let version = begin_change(conn, conversation, caller).await?;
         let members: i64 = participants::table
@@ -648,9 +647,10 @@ pub async fn add_participant(
             &added_event(conversation, &[user], joined_at, version, false),
         )
         .await?;
-        Ok(ParticipantView {
+        Ok(Participant {
             user_id: user,
             joined_at,
+            names: None,
         })
     })
     .await

@@ -1,9 +1,9 @@
-//! Rows and the shapes PROTOCOL.md sends.
+//! Rows. What the API sends is `actors_common::api`'s.
 
+use actors_common::api::ConversationKind;
 use actors_common::{ConversationId, Message, MessageId, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
 use uuid::Uuid;
 
 use super::schema::{conversations, log_members, messages, participants};
@@ -29,6 +29,15 @@ pub struct ConversationRow {
 impl ConversationRow {
     pub fn is_private(&self) -> bool {
         self.kind == KIND_PRIVATE
+    }
+
+    /// Its kind as the API names it.
+    pub fn api_kind(&self) -> ConversationKind {
+        if self.is_private() {
+            ConversationKind::Private
+        } else {
+            ConversationKind::Group
+        }
     }
 }
 
@@ -92,28 +101,4 @@ impl From<&Message> for MessageRow {
             seq: m.seq,
         }
     }
-}
-
-/// A participant as the API shows it (the bff adds names).
-#[derive(Clone, Debug, Serialize)]
-pub struct ParticipantView {
-    pub user_id: UserId,
-    #[serde(with = "actors_common::time::rfc3339_millis")]
-    pub joined_at: DateTime<Utc>,
-}
-
-/// PROTOCOL.md's `Conversation`, without names.
-#[derive(Clone, Debug, Serialize)]
-pub struct ConversationView {
-    pub id: ConversationId,
-    pub kind: String,
-    pub name: Option<String>,
-    #[serde(with = "actors_common::time::rfc3339_millis")]
-    pub created_at: DateTime<Utc>,
-    /// Every active participant in joining order; in a list page, only the
-    /// first [`crate::db::conversations::LISTED_PARTICIPANTS`].
-    pub participants: Vec<ParticipantView>,
-    /// How many active participants there are.
-    pub participant_count: i64,
-    pub last_message: Option<Message>,
 }

@@ -12,7 +12,10 @@
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
-use actors_common::api::{NewConversation, NewParticipant, Rename};
+use actors_common::api::{
+    Conversation, ConversationEnvelope, ConversationIds, ConversationPage, NewConversation,
+    NewParticipant, ParticipantEnvelope, Rename,
+};
 use actors_common::{validation, ConversationId, UserId};
 use serde::Deserialize;
 use serde_json::json;
@@ -78,16 +81,16 @@ async fn list(
     };
     let mut conn = pool.get().await?;
     let (page, next) = conversations::list_page(&mut conn, caller.user_id, after, limit).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "conversations": page,
-        "next": next.map(|c| c.to_string()),
-    })))
+    Ok(HttpResponse::Ok().json(ConversationPage {
+        conversations: page,
+        next: next.map(|c| c.to_string()),
+    }))
 }
 
 async fn ids(caller: Caller, pool: web::Data<PgPool>) -> Result<HttpResponse, HttpError> {
     let mut conn = pool.get().await?;
     let ids = conversations::ids_for_user(&mut conn, caller.user_id).await?;
-    Ok(HttpResponse::Ok().json(json!({ "ids": ids })))
+    Ok(HttpResponse::Ok().json(ConversationIds { ids }))
 }
 
 /// `GET /conversations/{id}/membership`: whether the caller may send there
@@ -118,11 +121,12 @@ async fn view_as(
     conn: &mut diesel_async::AsyncPgConnection,
     conversation: ConversationId,
     caller: UserId,
-) -> Result<crate::db::models::ConversationView, HttpError> {
+) -> Result<ConversationEnvelope, HttpError> {
     let (row, me) = conversations::membership(conn, conversation, caller)
         .await?
         .ok_or(MembershipError::NotFound)?;
-    Ok(conversations::view(conn, row, me).await?)
+    let conversation: Conversation = conversations::view(conn, row, me).await?;
+    Ok(ConversationEnvelope { conversation })
 }
 
 async fn create(
@@ -178,7 +182,7 @@ async fn create(
     } else {
         HttpResponse::Ok()
     };
-    Ok(resp.json(json!({ "conversation": view })))
+    Ok(resp.json(view))
 }
 
 async fn get(
@@ -188,7 +192,7 @@ async fn get(
 ) -> Result<HttpResponse, HttpError> {
     let mut conn = pool.get().await?;
     let view = view_as(&mut conn, *id, caller.user_id).await?;
-    Ok(HttpResponse::Ok().json(json!({ "conversation": view })))
+    Ok(HttpResponse::Ok().json(view))
 }
 
 async fn rename(
@@ -203,7 +207,7 @@ async fn rename(
     conversations::rename(&mut *pool.get().await?, *id, caller.user_id, &name).await?;
     publisher.announce(*id, ANNOUNCE_TIMEOUT).await;
     let view = view_as(&mut *pool.get().await?, *id, caller.user_id).await?;
-    Ok(HttpResponse::Ok().json(json!({ "conversation": view })))
+    Ok(HttpResponse::Ok().json(view))
 }
 
 async fn add_participant(
@@ -223,7 +227,7 @@ async fn add_participant(
         "participants: user_id={user} added to conversation_id={id} by user_id={}",
         caller.user_id
     );
-    Ok(HttpResponse::Created().json(json!({ "participant": added })))
+    Ok(HttpResponse::Created().json(ParticipantEnvelope { participant: added }))
 }
 
 async fn remove_participant(

@@ -9,9 +9,9 @@
 //! message it saw live even before message-store has stored that message.
 
 use actix_web::{web, HttpResponse};
+use actors_common::api::{HistoryPage, MessageEnvelope};
 use actors_common::{ConversationId, Message, MessageId};
 use serde::Deserialize;
-use serde_json::json;
 use service_kit::db::PgPool;
 use service_kit::{Caller, HttpError};
 
@@ -75,7 +75,9 @@ async fn by_client(
     let row = messages::by_client(&mut conn, conversation, me, client_id, before)
         .await?
         .ok_or_else(|| HttpError::not_found("no such message"))?;
-    Ok(HttpResponse::Ok().json(json!({ "message": Message::from(row) })))
+    Ok(HttpResponse::Ok().json(MessageEnvelope {
+        message: Message::from(row),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,10 +175,9 @@ async fn history(
     } else {
         None
     };
-    let messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "messages": messages,
-        "next": next,
-        "complete_through": complete_through,
-    })))
+    Ok(HttpResponse::Ok().json(HistoryPage {
+        messages: rows.into_iter().map(Message::from).collect(),
+        next,
+        complete_through,
+    }))
 }

@@ -3,10 +3,9 @@
 //! registration), get one, search and batch lookup.
 
 use actix_web::{web, HttpResponse};
-use actors_common::api::{self, NewUser, UserEnvelope};
+use actors_common::api::{self, NewUser, UserEnvelope, UserList, UserPage};
 use actors_common::{validation, UserId};
 use serde::Deserialize;
-use serde_json::json;
 use service_kit::db::PgPool;
 use service_kit::error::unique_violation;
 use service_kit::{Caller, HttpError};
@@ -147,7 +146,7 @@ async fn list(
     if let Some(ids) = query.ids {
         let ids = parse_ids(&ids)?;
         let found = users::find_many(&mut conn, &ids).await?;
-        return Ok(HttpResponse::Ok().json(json!({ "users": wire(found) })));
+        return Ok(HttpResponse::Ok().json(UserList { users: wire(found) }));
     }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -170,7 +169,10 @@ async fn list(
     } else {
         None
     };
-    Ok(HttpResponse::Ok().json(json!({ "users": wire(found), "next": next })))
+    Ok(HttpResponse::Ok().json(UserPage {
+        users: wire(found),
+        next,
+    }))
 }
 
 fn parse_ids(raw: &str) -> Result<Vec<UserId>, HttpError> {
