@@ -14,13 +14,21 @@
 //!
 //! The budgets are per bff instance: behind N instances a client gets up to
 //! N times each (a shared store would make them global).
+//!
+//! The clock is a type parameter: the service runs on governor's default
+//! (monotonic) clock, the tests on a fake one they move by hand, so a test
+//! of "refused, then allowed again a minute later" never waits a minute
+//! and never flips on a slow machine.
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use actors_common::UserId;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
 use prometheus::{IntCounterVec, Opts, Registry};
 
 /// Per-minute budgets (each bursts to twice its rate).
@@ -55,21 +63,25 @@ impl Limit {
     }
 }
 
-/// The limiters.
+/// One keyed limiter on clock `C`.
+type Keyed<K, C> =
+    Arc<RateLimiter<K, DefaultKeyedStateStore<K>, C, NoOpMiddleware<<C as Clock>::Instant>>>;
+
+/// The limiters, on clock `C`.
 #[derive(Clone)]
-pub struct Limits {
-    by_pair: Arc<DefaultKeyedRateLimiter<(String, IpAddr)>>,
-    by_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+pub struct Limits<C: Clock = DefaultClock> {
+    by_pair: Keyed<(String, IpAddr), C>,
+    by_address: Keyed<IpAddr, C>,
     /// Sign-ups per address (each costs a hash, an account and a profile).
-    signups: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    signups: Keyed<IpAddr, C>,
     /// Group creations per user (each may name thousands of people).
-    groups: Arc<DefaultKeyedRateLimiter<UserId>>,
+    groups: Keyed<UserId, C>,
     /// Gateway tokens per session (SHA-256 of its id).
-    ws_tokens: Arc<DefaultKeyedRateLimiter<Vec<u8>>>,
+    ws_tokens: Keyed<Vec<u8>, C>,
     rejected: IntCounterVec,
 }
 
-impl std::fmt::Debug for Limits {
+impl<C: Clock> std::fmt::Debug for Limits<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Limits")
     }
@@ -79,6 +91,14 @@ fn per_minute(n: u32) -> Quota {
     let n = NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
     let burst = n.saturating_mul(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN));
     Quota::per_minute(n).allow_burst(burst)
+}
+
+/// A keyed limiter of `n` a minute (see [`per_minute`]) on `clock`.
+fn keyed<K: std::hash::Hash + Eq + Clone, C: Clock + Clone>(n: u32, clock: &C) -> Keyed<K, C> {
+    Arc::new(RateLimiter::dashmap_with_clock(
+        per_minute(n),
+        clock.clone(),
+    ))
 }
 
 /// The limiter's key of an address: itself, or an IPv6 address's /64.
@@ -93,9 +113,17 @@ fn network(address: IpAddr) -> IpAddr {
 }
 
 impl Limits {
+    /// The limiters on the monotonic clock.
+    pub fn new(budgets: Budgets, registry: &Registry) -> Self {
+        Self::with_clock(budgets, registry, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> Limits<C> {
+    /// The limiters on `clock`.
     /// The counter's name and label are constants: registering cannot fail.
     #[allow(clippy::expect_used)]
-    pub fn new(budgets: Budgets, registry: &Registry) -> Self {
+    pub fn with_clock(budgets: Budgets, registry: &Registry, clock: C) -> Self {
         let rejected = service_kit::health::register(
             registry,
             IntCounterVec::new(
@@ -108,13 +136,11 @@ impl Limits {
             .expect("valid counter vec"),
         );
         Self {
-            by_pair: Arc::new(RateLimiter::keyed(per_minute(budgets.login_per_username))),
-            by_address: Arc::new(RateLimiter::keyed(per_minute(budgets.login_per_address))),
-            signups: Arc::new(RateLimiter::keyed(per_minute(budgets.signup_per_address))),
-            groups: Arc::new(RateLimiter::keyed(per_minute(budgets.groups_per_user))),
-            ws_tokens: Arc::new(RateLimiter::keyed(per_minute(
-                budgets.ws_tokens_per_session,
-            ))),
+            by_pair: keyed(budgets.login_per_username, &clock),
+            by_address: keyed(budgets.login_per_address, &clock),
+            signups: keyed(budgets.signup_per_address, &clock),
+            groups: keyed(budgets.groups_per_user, &clock),
+            ws_tokens: keyed(budgets.ws_tokens_per_session, &clock),
             rejected,
         }
     }
@@ -180,14 +206,24 @@ impl Limits {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use governor::clock::FakeRelativeClock;
+
     use super::*;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
     }
 
-    fn limits(login_per_username: u32, login_per_address: u32, signup_per_address: u32) -> Limits {
-        Limits::new(
+    /// Limiters on a clock that stands still until a test moves it.
+    fn limits_at(
+        login_per_username: u32,
+        login_per_address: u32,
+        signup_per_address: u32,
+    ) -> (Limits<FakeRelativeClock>, FakeRelativeClock) {
+        let clock = FakeRelativeClock::default();
+        let limits = Limits::with_clock(
             Budgets {
                 login_per_username,
                 login_per_address,
@@ -196,7 +232,44 @@ mod tests {
                 ws_tokens_per_session: 1,
             },
             &Registry::new(),
-        )
+            clock.clone(),
+        );
+        (limits, clock)
+    }
+
+    fn limits(
+        login_per_username: u32,
+        login_per_address: u32,
+        signup_per_address: u32,
+    ) -> Limits<FakeRelativeClock> {
+        limits_at(login_per_username, login_per_address, signup_per_address).0
+    }
+
+    #[test]
+    fn a_spent_budget_comes_back_at_its_rate_and_idle_keys_are_forgotten() {
+        // 2 a minute, burst 4: one attempt back every 30 s.
+        let (limiter, clock) = limits_at(2, 100, 10);
+        let address = ip("198.51.100.9");
+        let allowed = (0..6).filter(|_| limiter.allow("alice", address)).count();
+        assert_eq!(allowed, 4, "the burst, then refusals");
+        clock.advance(Duration::from_secs(29));
+        assert!(!limiter.allow("alice", address), "not back before 30 s");
+        clock.advance(Duration::from_secs(1));
+        assert!(limiter.allow("alice", address), "one back at 30 s");
+        assert!(!limiter.allow("alice", address), "and only one");
+        assert!(limiter.keys() > 0);
+        limiter.forget_idle();
+        assert!(limiter.keys() > 0, "a key still spending is kept");
+        // Five attempts, 30 s each: full again 120 s from now; forgotten
+        // once full for another interval.
+        clock.advance(Duration::from_secs(119));
+        limiter.forget_idle();
+        assert!(limiter.keys() > 0, "not full yet, still remembered");
+        clock.advance(Duration::from_secs(31));
+        limiter.forget_idle();
+        assert_eq!(limiter.keys(), 0, "full budgets are forgotten");
+        let allowed = (0..6).filter(|_| limiter.allow("alice", address)).count();
+        assert_eq!(allowed, 4, "a forgotten key starts with a full burst");
     }
 
     #[test]
