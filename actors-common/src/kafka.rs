@@ -86,6 +86,13 @@ pub struct SessionEnded {
     pub sid: String,
 }
 
+/// How long after a session's end one of its tokens could still open a
+/// socket: a gateway token's lifetime and the verification leeway. A
+/// gateway remembers an end that long, and one that starts reads the ends
+/// of that long before it.
+pub const SESSION_END_MEMORY: std::time::Duration =
+    std::time::Duration::from_secs(crate::jwt::WS_TOKEN_TTL.as_secs() + crate::jwt::LEEWAY_SECS);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -60,8 +60,13 @@ pub enum Inbound {
         conversation_id: ConversationId,
         user_id: UserId,
     },
-    /// A browser session was logged out (not part of the log).
-    SessionEnded { user_id: UserId, sid: String },
+    /// A browser session was logged out (not part of the log), at the
+    /// record's timestamp (Unix ms) when it has one.
+    SessionEnded {
+        user_id: UserId,
+        sid: String,
+        ended_ms: Option<i64>,
+    },
 }
 
 /// Why a record was skipped.
@@ -87,6 +92,8 @@ pub struct Raw<'a> {
     pub offset: i64,
     pub event_header: Option<&'a [u8]>,
     pub payload: Option<&'a [u8]>,
+    /// The record's timestamp, Unix ms.
+    pub timestamp_ms: Option<i64>,
 }
 
 impl Inbound {
@@ -107,6 +114,7 @@ impl Inbound {
             return Ok(Inbound::SessionEnded {
                 user_id: ended.user_id,
                 sid: ended.sid,
+                ended_ms: raw.timestamp_ms,
             });
         }
         if raw.topic != topics.messages {
@@ -165,6 +173,7 @@ mod tests {
             offset: 17,
             event_header: header,
             payload: Some(payload),
+            timestamp_ms: Some(1_700_000_000_000),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use actors_common::kafka::{SessionEnded, Topics, UserTyped};
+use actors_common::kafka::{SessionEnded, Topics, UserTyped, SESSION_END_MEMORY};
 use actors_common::log::{LogEvent, MessagePosted, EVENT_HEADER};
 use kafka_kit::ProducerOptions;
 use prometheus::IntGauge;
@@ -143,10 +143,43 @@ pub struct FanOut {
     pub live_from: Vec<i64>,
 }
 
+/// Most `chat.sessions` records a starting gateway reads again.
+const SESSION_ENDS_REPLAYED: i64 = 10_000;
+
+/// Where a starting gateway reads `chat.sessions` from: the first end of
+/// the last [`SESSION_END_MEMORY`] (a logout a moment before this gateway
+/// started must still refuse a token taken before it), at most
+/// [`SESSION_ENDS_REPLAYED`] records back. When the broker cannot answer
+/// by time, the replay bound alone; the Directory skips what is older.
+fn recent_ends_from<C: ConsumerContext>(
+    consumer: &StreamConsumer<C>,
+    topic: &str,
+    partition: i32,
+    (low, high): (i64, i64),
+    timeout: Duration,
+) -> i64 {
+    let floor = low.max(high - SESSION_ENDS_REPLAYED);
+    let since = actors_common::time::now_millis().timestamp_millis()
+        - i64::try_from(SESSION_END_MEMORY.as_millis()).unwrap_or(i64::MAX);
+    let mut query = TopicPartitionList::new();
+    let found = query
+        .add_partition_offset(topic, partition, Offset::Offset(since))
+        .ok()
+        .and_then(|()| consumer.offsets_for_times(query, timeout).ok())
+        .and_then(|tpl| tpl.find_partition(topic, partition).map(|e| e.offset()));
+    match found {
+        Some(Offset::Offset(at)) => at.clamp(floor, high),
+        // Nothing that recent.
+        Some(Offset::End) => high,
+        _ => floor,
+    }
+}
+
 /// The fan-out consumer: a group of its own (every gateway sees every
 /// record), assigned every partition without a rebalance. `chat.typing`
-/// and `chat.sessions` start at their end; `chat.messages` two admission windows back from its
-/// end, so the ledger judges every live record exactly (`crate::ledger`).
+/// starts at its end; `chat.sessions` at the ends of the last minute
+/// ([`recent_ends_from`]); `chat.messages` two admission windows back from
+/// its end, so the ledger judges every live record exactly (`crate::ledger`).
 /// Blocking (metadata and watermark requests).
 pub fn fanout_consumer(
     bootstrap: &str,
@@ -184,11 +217,14 @@ pub fn fanout_consumer(
         tpl.add_partition_offset(&topics.messages, *p, Offset::Offset(from))?;
         live_from.push(high);
     }
-    for topic in [&topics.typing, &topics.sessions] {
-        for p in kafka_kit::partition_ids(consumer.client(), topic, timeout)? {
-            let (_, high) = consumer.fetch_watermarks(topic, p, timeout)?;
-            tpl.add_partition_offset(topic, p, Offset::Offset(high))?;
-        }
+    for p in kafka_kit::partition_ids(consumer.client(), &topics.typing, timeout)? {
+        let (_, high) = consumer.fetch_watermarks(&topics.typing, p, timeout)?;
+        tpl.add_partition_offset(&topics.typing, p, Offset::Offset(high))?;
+    }
+    for p in kafka_kit::partition_ids(consumer.client(), &topics.sessions, timeout)? {
+        let (low, high) = consumer.fetch_watermarks(&topics.sessions, p, timeout)?;
+        let from = recent_ends_from(&consumer, &topics.sessions, p, (low, high), timeout);
+        tpl.add_partition_offset(&topics.sessions, p, Offset::Offset(from))?;
     }
     consumer.assign(&tpl)?;
     Ok(FanOut {

@@ -204,10 +204,10 @@ impl Application {
                 }),
         );
         let registry = web::Data::new(registry);
-        let sign_out = web::Data::new(crate::sign_out::SignOut {
-            producer: producer.clone(),
-            timeout: settings.send_timeout(),
-        });
+        let sign_out = web::Data::new(crate::sign_out::SignOut::new(
+            producer.clone(),
+            settings.send_timeout(),
+        ));
         let verifier = web::Data::new(TokenVerifier::new(
             JwtKeys::new(settings.jwt_secret.as_bytes()),
             AUDIENCE_GATEWAY,

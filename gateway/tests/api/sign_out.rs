@@ -94,3 +94,34 @@ async fn ending_a_session_needs_a_token_that_names_one() {
     // A gateway token without a session (loadgen's kind) ends nothing.
     assert_eq!(end(&stack, 0, Some(&stack.ws_token(user))).await, 400);
 }
+
+#[actix_web::test]
+async fn a_gateway_started_just_after_a_logout_refuses_the_sessions_tokens_too() {
+    let mut stack = spawn_stack(1).await;
+    let user = UserId::new_random();
+    let s = session("session-before-start", 3600);
+    let taken_before = token(&stack, user, &s);
+    assert_eq!(end(&stack, 0, Some(&taken_before)).await, 204);
+    // This gateway was not running when the session ended: it reads the
+    // ends of the last minute as it starts.
+    let late = stack.spawn_gateway(|_| {}).await;
+    let mut client = stack.open(late, &taken_before).await;
+    assert_eq!(
+        client.close_reason(WAIT).await,
+        Some((1008, "signed out".to_owned()))
+    );
+}
+
+#[actix_web::test]
+async fn ending_a_session_again_writes_no_second_record() {
+    let stack = spawn_stack(1).await;
+    let user = UserId::new_random();
+    let t = token(&stack, user, &session("session-twice", 3600));
+    let producer = test_support::kafka::producer();
+    let before = test_support::kafka::end_offset(&producer, &stack.topics.sessions, 0).await;
+    for _ in 0..5 {
+        assert_eq!(end(&stack, 0, Some(&t)).await, 204);
+    }
+    let after = test_support::kafka::end_offset(&producer, &stack.topics.sessions, 0).await;
+    assert_eq!(after - before, 1, "one end, one record");
+}

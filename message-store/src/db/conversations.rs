@@ -355,15 +355,22 @@ async fn participants_of(
             .await?
         }
     };
-    let counts: Vec<CountRow> = diesel::sql_query(
-        "SELECT c.id AS conversation_id, \
-                (SELECT count(*) FROM participants \
-                  WHERE conversation_id = c.id AND left_at IS NULL) AS count \
-           FROM unnest($1) AS c(id)",
-    )
-    .bind::<Array<SqlUuid>, _>(ids)
-    .load(conn)
-    .await?;
+    // Naming all, the count is how many were named; naming the first few,
+    // one index count per conversation.
+    let counts: Vec<CountRow> = match named {
+        Named::All => Vec::new(),
+        Named::First(_) => {
+            diesel::sql_query(
+                "SELECT c.id AS conversation_id, \
+                        (SELECT count(*) FROM participants \
+                          WHERE conversation_id = c.id AND left_at IS NULL) AS count \
+                   FROM unnest($1) AS c(id)",
+            )
+            .bind::<Array<SqlUuid>, _>(ids)
+            .load(conn)
+            .await?
+        }
+    };
     let mut by_conversation: HashMap<ConversationId, (Vec<Participant>, i64)> = counts
         .into_iter()
         .map(|c| (c.conversation_id, (Vec::new(), c.count)))
@@ -378,6 +385,11 @@ async fn participants_of(
                 joined_at: r.joined_at,
                 names: None,
             });
+    }
+    if matches!(named, Named::All) {
+        for (people, count) in by_conversation.values_mut() {
+            *count = people.len() as i64;
+        }
     }
     Ok(by_conversation)
 }

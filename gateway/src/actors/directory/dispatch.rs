@@ -139,7 +139,18 @@ impl Directory {
                 };
                 self.broadcast(conversation_id, broadcast, ctx);
             }
-            Inbound::SessionEnded { user_id, sid } => self.session_ended(user_id, &sid),
+            Inbound::SessionEnded {
+                user_id,
+                sid,
+                ended_ms,
+            } => {
+                // The record's time (the writing gateway's clock); none: now.
+                let age = ended_ms.map_or(0, |at| {
+                    actors_common::time::now_millis().timestamp_millis() - at
+                });
+                let age = std::time::Duration::from_millis(u64::try_from(age).unwrap_or(0));
+                self.session_ended(user_id, &sid, age)
+            }
         }
     }
 

@@ -10,7 +10,7 @@
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
-use actors_common::jwt::{LEEWAY_SECS, WS_TOKEN_TTL};
+use actors_common::kafka::SESSION_END_MEMORY as REMEMBER;
 use actors_common::UserId;
 
 use super::Directory;
@@ -20,9 +20,6 @@ use crate::actors::SessionId;
 /// The close a signed-out session gets (the UI shows "signed out").
 pub const SIGNED_OUT: (u16, &str) = (1008, "signed out");
 
-/// How long an ended session is remembered: its last token's lifetime.
-const REMEMBER: Duration = Duration::from_secs(WS_TOKEN_TTL.as_secs() + LEEWAY_SECS);
-
 /// A session's `sid`, as the Directory keeps it.
 pub fn sid_hash(sid: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -31,13 +28,19 @@ pub fn sid_hash(sid: &str) -> u64 {
 }
 
 impl Directory {
-    /// `user`'s session `sid` ended: close its sockets here, and remember it.
-    pub(super) fn session_ended(&mut self, user: UserId, sid: &str) {
+    /// `user`'s session `sid` ended `age` ago: close its sockets here, and
+    /// remember it until no token of it can open one (a gateway that
+    /// starts reads the ends of the last [`REMEMBER`] again, so `age` can
+    /// be most of it).
+    pub(super) fn session_ended(&mut self, user: UserId, sid: &str, age: Duration) {
         let sid = sid_hash(sid);
         let now = Instant::now();
         self.ended
             .retain(|_, at| now.duration_since(*at) < REMEMBER);
-        self.ended.insert((user, sid), now);
+        if age < REMEMBER {
+            self.ended
+                .insert((user, sid), now.checked_sub(age).unwrap_or(now));
+        }
         let closing: Vec<SessionId> = self
             .sessions_of(user)
             .into_iter()

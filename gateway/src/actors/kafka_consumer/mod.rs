@@ -106,6 +106,7 @@ async fn on_record(m: &BorrowedMessage<'_>, cx: &Context<'_>) {
                 .and_then(|h| h.value)
         }),
         payload: m.payload(),
+        timestamp_ms: m.timestamp().to_millis(),
     };
     let inbound = match Inbound::parse(raw, cx.topics) {
         Ok(i) => i,
