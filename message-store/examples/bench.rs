@@ -6,9 +6,13 @@
 //!    the first page, and a page 900,000 messages deep. Reports p50/p99.
 //! 2. ingest: N messages produced to Kafka first, then a message-store
 //!    starts and drains them into PostgreSQL; reports messages per second.
+//! 3. lists: `GET /conversations?limit=50` for a user in 50 groups of
+//!    10,000 people, and for one in 50 groups of three, alternated; reports
+//!    p50/p99 of each and their ratio (what a large group costs a page).
 //!
 //! ```text
-//! cargo run --release -p message-store --example bench -- [history_messages] [requests] [ingest_messages]
+//! cargo run --release -p message-store --example bench -- [history_messages] [requests] [ingest_messages] [list_group_size]
+//! BENCH_ONLY=lists cargo run --release -p message-store --example bench   # one part (history, ingest, lists)
 //! ```
 //! Uses `TEST_PG_URL` / `TEST_KAFKA_BOOTSTRAP` when set, else starts its own
 //! PostgreSQL and tansu (test-support).
@@ -330,6 +334,98 @@ async fn ingest(total: usize) {
     );
 }
 
+/// Creates a group of `creator` and `members` through the API; its id.
+async fn create_group(
+    client: &awc::Client,
+    base: &str,
+    token: &str,
+    name: &str,
+    members: &[UserId],
+) -> ConversationId {
+    let mut resp = client
+        .post(format!("{base}/conversations"))
+        .bearer_auth(token)
+        .send_json(&serde_json::json!({"kind": "group", "name": name, "participant_ids": members}))
+        .await
+        .expect("create");
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let v: serde_json::Value = resp.json().limit(1 << 24).await.expect("json");
+    serde_json::from_value(v["conversation"]["id"].clone()).expect("id")
+}
+
+async fn lists(group_size: usize, requests: usize) {
+    const GROUPS: usize = 50;
+    let database_url =
+        test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
+    let (prefix, _) = test_support::fresh_topics().await;
+    let app = Application::build(settings(&database_url, &prefix, false))
+        .await
+        .expect("build");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    let keys = JwtKeys::new(SECRET.as_bytes());
+    let token_of = |u: UserId| {
+        keys.mint(
+            ISSUER_BFF,
+            AUDIENCE_MESSAGE_STORE,
+            u,
+            Duration::from_secs(3600),
+        )
+    };
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .finish();
+    let (big_viewer, small_viewer) = (UserId::new_random(), UserId::new_random());
+    let crowd: Vec<UserId> = (1..group_size).map(|_| UserId::new_random()).collect();
+    let pair: Vec<UserId> = (0..2).map(|_| UserId::new_random()).collect();
+    eprintln!("lists: {GROUPS} groups of {group_size} and {GROUPS} of 3...");
+    let seeded = Instant::now();
+    for i in 0..GROUPS {
+        create_group(
+            &client,
+            &base,
+            &token_of(big_viewer),
+            &format!("big {i}"),
+            &crowd,
+        )
+        .await;
+        create_group(
+            &client,
+            &base,
+            &token_of(small_viewer),
+            &format!("small {i}"),
+            &pair,
+        )
+        .await;
+    }
+    let mut conn = AsyncPgConnection::establish(&database_url)
+        .await
+        .expect("connect");
+    diesel_async::RunQueryDsl::execute(diesel::sql_query("VACUUM ANALYZE"), &mut conn)
+        .await
+        .expect("analyze");
+    eprintln!("lists: seeded in {:.1}s", seeded.elapsed().as_secs_f64());
+    let url = format!("{base}/conversations?limit={GROUPS}");
+    let (big_token, small_token) = (token_of(big_viewer), token_of(small_viewer));
+    timed_pages(&client, &url, &big_token, 20).await;
+    timed_pages(&client, &url, &small_token, 20).await;
+    let (mut big, mut small) = (Vec::new(), Vec::new());
+    for _ in 0..10 {
+        big.extend(timed_pages(&client, &url, &big_token, requests / 10).await);
+        small.extend(timed_pages(&client, &url, &small_token, requests / 10).await);
+    }
+    big.sort();
+    small.sort();
+    println!(
+        "list page of {GROUPS}: groups of {group_size}: p50 {:.2} ms p99 {:.2} ms | groups of 3: p50 {:.2} ms p99 {:.2} ms | p50 ratio {:.2}",
+        percentile(&big, 0.5),
+        percentile(&big, 0.99),
+        percentile(&small, 0.5),
+        percentile(&small, 0.99),
+        percentile(&big, 0.5) / percentile(&small, 0.5)
+    );
+}
+
 #[actix_web::main]
 async fn main() {
     let args: Vec<usize> = std::env::args()
@@ -339,6 +435,16 @@ async fn main() {
     let history_messages = args.first().copied().unwrap_or(1_000_000);
     let requests = args.get(1).copied().unwrap_or(1000);
     let ingest_messages = args.get(2).copied().unwrap_or(200_000);
-    history(history_messages, requests).await;
-    ingest(ingest_messages).await;
+    let list_group_size = args.get(3).copied().unwrap_or(10_000);
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p == part);
+    if wanted("history") {
+        history(history_messages, requests).await;
+    }
+    if wanted("ingest") {
+        ingest(ingest_messages).await;
+    }
+    if wanted("lists") {
+        lists(list_group_size, requests).await;
+    }
 }

@@ -176,6 +176,7 @@ pub async fn create_private(
             created_at,
             membership_version: 1,
             activity_at: created_at,
+            participant_count: 2,
         };
         let inserted: Option<ConversationRow> = diesel::insert_into(conversations::table)
             .values(&row)
@@ -233,6 +234,7 @@ pub async fn create_group(
             created_at,
             membership_version: 1,
             activity_at: created_at,
+            participant_count: users.len() as i64,
         };
         let row = diesel::insert_into(conversations::table)
             .values(&row)
@@ -315,22 +317,14 @@ enum Named {
     First(i64),
 }
 
-#[derive(QueryableByName)]
-struct CountRow {
-    #[diesel(sql_type = SqlUuid)]
-    conversation_id: ConversationId,
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-}
-
-/// Active participants of each conversation, in joining order (all, or the
-/// first few of each, read from the `participants_active_by_join` index),
-/// and how many each has.
+/// Active participants of each conversation, in joining order: all, or
+/// the first few of each (read from the `participants_active_by_join`
+/// index).
 async fn participants_of(
     conn: &mut AsyncPgConnection,
     ids: &[ConversationId],
     named: Named,
-) -> QueryResult<HashMap<ConversationId, (Vec<Participant>, i64)>> {
+) -> QueryResult<HashMap<ConversationId, Vec<Participant>>> {
     let rows: Vec<ParticipantRow> = match named {
         Named::All => {
             participants::table
@@ -355,41 +349,16 @@ async fn participants_of(
             .await?
         }
     };
-    // Naming all, the count is how many were named; naming the first few,
-    // one index count per conversation.
-    let counts: Vec<CountRow> = match named {
-        Named::All => Vec::new(),
-        Named::First(_) => {
-            diesel::sql_query(
-                "SELECT c.id AS conversation_id, \
-                        (SELECT count(*) FROM participants \
-                          WHERE conversation_id = c.id AND left_at IS NULL) AS count \
-                   FROM unnest($1) AS c(id)",
-            )
-            .bind::<Array<SqlUuid>, _>(ids)
-            .load(conn)
-            .await?
-        }
-    };
-    let mut by_conversation: HashMap<ConversationId, (Vec<Participant>, i64)> = counts
-        .into_iter()
-        .map(|c| (c.conversation_id, (Vec::new(), c.count)))
-        .collect();
+    let mut by_conversation: HashMap<ConversationId, Vec<Participant>> = HashMap::new();
     for r in rows {
         by_conversation
             .entry(r.conversation_id)
             .or_default()
-            .0
             .push(Participant {
                 user_id: r.user_id,
                 joined_at: r.joined_at,
                 names: None,
             });
-    }
-    if matches!(named, Named::All) {
-        for (people, count) in by_conversation.values_mut() {
-            *count = people.len() as i64;
-        }
     }
     Ok(by_conversation)
 }
@@ -451,17 +420,14 @@ async fn views(
     let mut last = last_messages(conn, &floors).await?;
     Ok(memberships
         .into_iter()
-        .map(|(c, _)| {
-            let (participants, participant_count) = people.remove(&c.id).unwrap_or_default();
-            Conversation {
-                id: c.id,
-                participants,
-                participant_count,
-                last_message: last.remove(&c.id),
-                kind: c.api_kind(),
-                name: c.name,
-                created_at: c.created_at,
-            }
+        .map(|(c, _)| Conversation {
+            id: c.id,
+            participants: people.remove(&c.id).unwrap_or_default(),
+            participant_count: c.participant_count,
+            last_message: last.remove(&c.id),
+            kind: c.api_kind(),
+            name: c.name,
+            created_at: c.created_at,
         })
         .collect())
 }
@@ -573,12 +539,15 @@ pub async fn rename(
 }
 
 /// Locks the conversation row (serialising membership changes of one
-/// conversation), checks the caller may change it, and bumps the version.
+/// conversation), checks the caller may change it, bumps the version and
+/// moves the participant count by `delta`. Returns the new version and the
+/// count before the change (a refusal after this rolls both back).
 async fn begin_change(
     conn: &mut AsyncPgConnection,
     conversation: ConversationId,
     caller: UserId,
-) -> Result<i64, MembershipError> {
+    delta: i64,
+) -> Result<(i64, i64), MembershipError> {
     let row: Option<ConversationRow> = conversations::table
         .find(conversation)
         .for_update()
@@ -603,10 +572,13 @@ async fn begin_change(
     }
     let version = row.membership_version + 1;
     diesel::update(conversations::table.find(conversation))
-        .set(conversations::membership_version.eq(version))
+        .set((
+            conversations::membership_version.eq(version),
+            conversations::participant_count.eq(conversations::participant_count + delta),
+        ))
         .execute(conn)
         .await?;
-    Ok(version)
+    Ok((version, row.participant_count))
 }
 
 /// Adds `user` to a group `caller` belongs to; returns the new participant.
@@ -618,13 +590,7 @@ pub async fn add_participant(
     caps: Caps,
 ) -> Result<Participant, MembershipError> {
     conn.transaction(async |conn| {
-        let version = begin_change(conn, conversation, caller).await?;
-        let members: i64 = participants::table
-            .filter(participants::conversation_id.eq(conversation))
-            .filter(participants::left_at.is_null())
-            .count()
-            .get_result(conn)
-            .await?;
+        let (version, members) = begin_change(conn, conversation, caller, 1).await?;
         let existing: Option<ParticipantRow> = participants::table
             .find((conversation, user))
             .select(ParticipantRow::as_select())
@@ -676,7 +642,7 @@ pub async fn remove_participant(
     user: UserId,
 ) -> Result<(), MembershipError> {
     conn.transaction(async |conn| {
-        let version = begin_change(conn, conversation, caller).await?;
+        let (version, _) = begin_change(conn, conversation, caller, -1).await?;
         let removed = diesel::update(
             participants::table
                 .find((conversation, user))

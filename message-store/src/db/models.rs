@@ -24,6 +24,8 @@ pub struct ConversationRow {
     /// Its creation or its newest stored message, whichever is later: the
     /// list's sort key.
     pub activity_at: DateTime<Utc>,
+    /// Active participants, kept by every membership change.
+    pub participant_count: i64,
 }
 
 impl ConversationRow {

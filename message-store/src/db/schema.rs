@@ -11,6 +11,7 @@ diesel::table! {
         created_at -> Timestamptz,
         membership_version -> Int8,
         activity_at -> Timestamptz,
+        participant_count -> Int8,
     }
 }
 

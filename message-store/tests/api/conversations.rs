@@ -495,6 +495,95 @@ async fn a_group_has_at_most_its_cap_of_participants() {
     assert_eq!(status, 201);
 }
 
+/// The count a conversation carries is kept by each change: it moves with
+/// every add and removal, and not with a refused one (full, already there,
+/// not there), and it is what the participants table says.
+#[actix_web::test]
+async fn the_participant_count_follows_every_change_and_no_refusal() {
+    let database_url =
+        test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
+    let (_, topics) = test_support::fresh_topics().await;
+    let settings = message_store::settings::Settings {
+        max_group_participants: 3,
+        ..crate::helpers::settings(&database_url, &topics)
+    };
+    let app = crate::helpers::spawn_with(settings).await;
+    let (a, b, c, d) = (
+        UserId::new_random(),
+        UserId::new_random(),
+        UserId::new_random(),
+        UserId::new_random(),
+    );
+    let conv = app.create_group(a, &[b]).await;
+    let counted = |expected: i64| {
+        let app = &app;
+        async move {
+            let (_, one) = app.get(&format!("/conversations/{conv}"), a).await;
+            let shown = &one["conversation"];
+            assert_eq!(shown["participant_count"], expected, "{shown}");
+            assert_eq!(
+                shown["participants"].as_array().unwrap().len() as i64,
+                expected
+            );
+            let (_, page) = app.get("/conversations", a).await;
+            assert_eq!(page["conversations"][0]["participant_count"], expected);
+            let mut conn = app.conn().await;
+            #[derive(diesel::QueryableByName)]
+            struct Count {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let stored: Count = diesel_async::RunQueryDsl::get_result(
+                diesel::sql_query(
+                    "SELECT count(*) AS n FROM participants \
+                      WHERE conversation_id = $1 AND left_at IS NULL",
+                )
+                .bind::<diesel::sql_types::Uuid, _>(conv),
+                &mut conn,
+            )
+            .await
+            .unwrap();
+            assert_eq!(stored.n, expected, "the table agrees");
+        }
+    };
+    counted(2).await;
+    let add = |user: UserId| {
+        let app = &app;
+        async move {
+            app.post(
+                &format!("/conversations/{conv}/participants"),
+                a,
+                json!({ "user_id": user }),
+            )
+            .await
+            .0
+        }
+    };
+    let remove = |user: UserId| {
+        let app = &app;
+        async move {
+            app.call(
+                "DELETE",
+                &format!("/conversations/{conv}/participants/{user}"),
+                a,
+                None,
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(add(c).await, 201);
+    counted(3).await;
+    assert_eq!(add(d).await, 409, "full");
+    assert_eq!(add(b).await, 409, "already there");
+    counted(3).await;
+    assert_eq!(remove(c).await, 204);
+    assert_eq!(remove(c).await, 404, "not there any more");
+    counted(2).await;
+    assert_eq!(add(c).await, 201, "back again");
+    counted(3).await;
+}
+
 /// A thousand groups made by strangers naming one victim: the victim's list
 /// is pages of a bounded size, every conversation on exactly one page, in
 /// activity order; one page names at most 20 participants of each group,
