@@ -39,6 +39,13 @@ pub async fn find_by_username(
         .optional()
 }
 
+/// Whether an account with this id exists.
+pub async fn exists(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(accounts::table.find(id)))
+        .get_result(conn)
+        .await
+}
+
 /// Removes an account (its sessions go with it).
 pub async fn delete(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<usize> {
     diesel::delete(accounts::table.find(id)).execute(conn).await

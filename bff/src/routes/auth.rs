@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use actors_common::api::{paths, NewUser, User, UserEnvelope, WsToken};
+use actors_common::api::{paths, NewUser, User, UserEnvelope, UserPage, WsToken};
 use actors_common::{validation, UserId};
 use serde::Deserialize;
 use service_kit::db::PgPool;
@@ -95,7 +95,20 @@ async fn register(
             })?;
     }
 
-    let user = match provision(&client, id, &username, &display_name).await {
+    let provisioned = match provision(&client, id, &username, &display_name).await {
+        // The account insert above holds the name among accounts, so a
+        // profile that holds it too belongs to no account: one left by an
+        // undone registration whose insert was still on its way.
+        Err(e) if e.code == "username_taken" => {
+            match reclaim(&client, &pool, id, &username).await {
+                Ok(true) => provision(&client, id, &username, &display_name).await,
+                Ok(false) => Err(e),
+                Err(other) => Err(other),
+            }
+        }
+        other => other,
+    };
+    let user = match provisioned {
         Ok(user) => user,
         Err(e) => {
             // Compensate: without a profile the account must not exist, and
@@ -144,6 +157,41 @@ async fn signed_in(
     )
     .await?;
     Ok(answer.cookie(cookie).json(UserEnvelope { user }))
+}
+
+/// Removes the profile holding `username` if no account has its id (see
+/// `register`), acting as that profile's own subject; true when one went.
+/// `me` is the registering user, who asks user-store who holds the name.
+async fn reclaim(
+    client: &ServiceClient,
+    pool: &PgPool,
+    me: UserId,
+    username: &str,
+) -> Result<bool, HttpError> {
+    let query = serde_urlencoded::to_string([("q", username), ("limit", "1")])
+        .map_err(|_| HttpError::internal())?;
+    let found = client
+        .get::<UserPage>(Service::UserStore, &format!("/users?{query}"), me)
+        .await?;
+    let Some(holder) = found
+        .body
+        .users
+        .into_iter()
+        .find(|u| u.username == username)
+    else {
+        return Ok(false);
+    };
+    if holder.id == me || accounts::exists(&mut *pool.get().await?, holder.id).await? {
+        return Ok(false);
+    }
+    let status = client
+        .delete(Service::UserStore, &paths::user(holder.id), holder.id)
+        .await?;
+    log::warn!(
+        "register: profile user_id={} held {username:?} without an account; removed ({status})",
+        holder.id
+    );
+    Ok(true)
 }
 
 /// Attempts at creating a profile before a registration is undone.

@@ -387,3 +387,46 @@ async fn metrics_count_requests_by_route_and_status_and_the_hash_pool() {
         assert!(text.contains(line), "{line} in:\n{text}");
     }
 }
+
+/// A profile whose registration was undone while its insert was still on
+/// its way holds the username in user-store with no account behind it; the
+/// next registration of that name takes it back instead of failing for
+/// good. A profile that has an account is never touched.
+#[actix_web::test]
+async fn a_profile_left_without_an_account_does_not_hold_its_name() {
+    let app = spawn_app().await;
+    let ghost = UserId::new_random();
+    let token = JwtKeys::new(SECRET.as_bytes()).mint(
+        ISSUER_BFF,
+        actors_common::jwt::AUDIENCE_USER_STORE,
+        ghost,
+        std::time::Duration::from_secs(60),
+    );
+    let status = app
+        .client
+        .post(format!("http://127.0.0.1:{}/users", app.user_store_port))
+        .bearer_auth(token)
+        .send_json(&json!({"id": ghost, "username": "phoebe"}))
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 201);
+
+    let registered = app.register("phoebe", "password123").await;
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    let id: UserId = serde_json::from_value(registered.body["user"]["id"].clone()).unwrap();
+    assert_eq!(app.profile(ghost).await.0, 404, "the orphan went");
+    assert_eq!(app.profile(id).await.1["user"]["username"], "phoebe");
+    assert_eq!(
+        (
+            app.account_count("phoebe").await,
+            app.profile_count("phoebe").await
+        ),
+        (1, 1)
+    );
+
+    // A real holder stays: the name is taken.
+    let again = app.register("phoebe", "password456").await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert_eq!(app.profile(id).await.0, 200);
+}
