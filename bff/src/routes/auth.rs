@@ -36,7 +36,9 @@ fn username_taken() -> HttpError {
 
 /// `POST /api/auth/register`: account, then profile, then session. If the
 /// profile cannot be provisioned the account is removed again, so the
-/// username stays free and the user can simply retry.
+/// username stays free and the user can simply retry. A profile that an
+/// undone registration left behind (its insert landed after the undo) is
+/// taken back by the next registration of its name (`reclaim`).
 async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
