@@ -74,7 +74,29 @@ async fn timed_pages(client: &awc::Client, url: &str, token: &str, n: usize) -> 
     times
 }
 
-async fn history(total: usize, requests: usize) {
+/// Two kinds of request measured alternately, ten rounds after a warm-up,
+/// so both see the same machine: each one's sorted times.
+async fn alternated(
+    client: &awc::Client,
+    (url_a, token_a): (&str, &str),
+    (url_b, token_b): (&str, &str),
+    requests: usize,
+) -> (Vec<Duration>, Vec<Duration>) {
+    timed_pages(client, url_a, token_a, 20).await;
+    timed_pages(client, url_b, token_b, 20).await;
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..10 {
+        a.extend(timed_pages(client, url_a, token_a, requests / 10).await);
+        b.extend(timed_pages(client, url_b, token_b, requests / 10).await);
+    }
+    a.sort();
+    b.sort();
+    (a, b)
+}
+
+/// A message-store that does not consume Kafka on a fresh database: the
+/// database's URL and the service's base URL.
+async fn serve() -> (String, String) {
     let database_url =
         test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
     let (prefix, _) = test_support::fresh_topics().await;
@@ -83,6 +105,11 @@ async fn history(total: usize, requests: usize) {
         .expect("build");
     let base = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
+    (database_url, base)
+}
+
+async fn history(total: usize, requests: usize) {
+    let (database_url, base) = serve().await;
     let keys = JwtKeys::new(SECRET.as_bytes());
     let me = UserId::new_random();
     let token = keys.mint(
@@ -94,24 +121,10 @@ async fn history(total: usize, requests: usize) {
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(30))
         .finish();
-    let create = |name: &str| {
-        client
-            .post(format!("{base}/conversations"))
-            .bearer_auth(&token)
-            .send_json(&serde_json::json!({"kind": "group", "name": name, "participant_ids": []}))
-    };
-    let big: ConversationId = {
-        let mut resp = create("big").await.expect("create");
-        let v: serde_json::Value = resp.json().await.expect("json");
-        serde_json::from_value(v["conversation"]["id"].clone()).expect("id")
-    };
+    let big = create_group(&client, &base, &token, "big", &[]).await;
     let mut others = Vec::new();
     for i in 0..9 {
-        let mut resp = create(&format!("other {i}")).await.expect("create");
-        let v: serde_json::Value = resp.json().await.expect("json");
-        others.push(
-            serde_json::from_value::<ConversationId>(v["conversation"]["id"].clone()).expect("id"),
-        );
+        others.push(create_group(&client, &base, &token, &format!("other {i}"), &[]).await);
     }
     eprintln!("history: seeding {total} messages in one conversation (+10% in nine others)...");
     let seeded = Instant::now();
@@ -185,17 +198,8 @@ async fn history(total: usize, requests: usize) {
     let depth = 900_000.min(total - 1);
     let deep_cursor = ids[total - depth];
     let deep_url = format!("{base}/conversations/{big}/messages?limit=50&before={deep_cursor}");
-    // Warm up both, then alternate measurements so both see the same machine.
-    timed_pages(&client, &first_url, &token, 50).await;
-    timed_pages(&client, &deep_url, &token, 50).await;
-    let mut first = Vec::new();
-    let mut deep = Vec::new();
-    for _ in 0..10 {
-        first.extend(timed_pages(&client, &first_url, &token, requests / 10).await);
-        deep.extend(timed_pages(&client, &deep_url, &token, requests / 10).await);
-    }
-    first.sort();
-    deep.sort();
+    let (first, deep) =
+        alternated(&client, (&first_url, &token), (&deep_url, &token), requests).await;
     println!(
         "history first page: p50 {:.2} ms p99 {:.2} ms | {depth} deep: p50 {:.2} ms p99 {:.2} ms | deep/first p99 ratio {:.2}",
         percentile(&first, 0.5),
@@ -355,14 +359,7 @@ async fn create_group(
 
 async fn lists(group_size: usize, requests: usize) {
     const GROUPS: usize = 50;
-    let database_url =
-        test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
-    let (prefix, _) = test_support::fresh_topics().await;
-    let app = Application::build(settings(&database_url, &prefix, false))
-        .await
-        .expect("build");
-    let base = format!("http://127.0.0.1:{}", app.port());
-    actix_web::rt::spawn(app.run_until_stopped());
+    let (database_url, base) = serve().await;
     let keys = JwtKeys::new(SECRET.as_bytes());
     let token_of = |u: UserId| {
         keys.mint(
@@ -407,15 +404,8 @@ async fn lists(group_size: usize, requests: usize) {
     eprintln!("lists: seeded in {:.1}s", seeded.elapsed().as_secs_f64());
     let url = format!("{base}/conversations?limit={GROUPS}");
     let (big_token, small_token) = (token_of(big_viewer), token_of(small_viewer));
-    timed_pages(&client, &url, &big_token, 20).await;
-    timed_pages(&client, &url, &small_token, 20).await;
-    let (mut big, mut small) = (Vec::new(), Vec::new());
-    for _ in 0..10 {
-        big.extend(timed_pages(&client, &url, &big_token, requests / 10).await);
-        small.extend(timed_pages(&client, &url, &small_token, requests / 10).await);
-    }
-    big.sort();
-    small.sort();
+    let (big, small) =
+        alternated(&client, (&url, &big_token), (&url, &small_token), requests).await;
     println!(
         "list page of {GROUPS}: groups of {group_size}: p50 {:.2} ms p99 {:.2} ms | groups of 3: p50 {:.2} ms p99 {:.2} ms | p50 ratio {:.2}",
         percentile(&big, 0.5),
