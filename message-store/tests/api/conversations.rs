@@ -361,14 +361,7 @@ async fn a_group_can_start_with_thousands_of_participants() {
 
 #[actix_web::test]
 async fn forced_membership_stops_at_the_cap_and_the_victim_can_still_list_and_leave() {
-    let database_url =
-        test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
-    let (_, topics) = test_support::fresh_topics().await;
-    let settings = message_store::settings::Settings {
-        max_conversations_per_user: 20,
-        ..crate::helpers::settings(&database_url, &topics)
-    };
-    let app = crate::helpers::spawn_with(settings).await;
+    let app = crate::helpers::spawn_tweaked(|s| s.max_conversations_per_user = 20).await;
     let (victim, bystander) = (UserId::new_random(), UserId::new_random());
     let group =
         |members: Vec<UserId>| json!({"kind": "group", "name": "spam", "participant_ids": members});
@@ -438,14 +431,7 @@ async fn forced_membership_stops_at_the_cap_and_the_victim_can_still_list_and_le
 
 #[actix_web::test]
 async fn a_group_has_at_most_its_cap_of_participants() {
-    let database_url =
-        test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
-    let (_, topics) = test_support::fresh_topics().await;
-    let settings = message_store::settings::Settings {
-        max_group_participants: 3,
-        ..crate::helpers::settings(&database_url, &topics)
-    };
-    let app = crate::helpers::spawn_with(settings).await;
+    let app = crate::helpers::spawn_tweaked(|s| s.max_group_participants = 3).await;
     let (a, b, c, d) = (
         UserId::new_random(),
         UserId::new_random(),
@@ -500,14 +486,7 @@ async fn a_group_has_at_most_its_cap_of_participants() {
 /// not there), and it is what the participants table says.
 #[actix_web::test]
 async fn the_participant_count_follows_every_change_and_no_refusal() {
-    let database_url =
-        test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
-    let (_, topics) = test_support::fresh_topics().await;
-    let settings = message_store::settings::Settings {
-        max_group_participants: 3,
-        ..crate::helpers::settings(&database_url, &topics)
-    };
-    let app = crate::helpers::spawn_with(settings).await;
+    let app = crate::helpers::spawn_tweaked(|s| s.max_group_participants = 3).await;
     let (a, b, c, d) = (
         UserId::new_random(),
         UserId::new_random(),

@@ -34,10 +34,18 @@ pub fn settings(database_url: &str, topics: &Topics) -> Settings {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_tweaked(|_| {}).await
+}
+
+/// A message-store on a fresh database and topics, its settings changed by
+/// `tweak` first.
+pub async fn spawn_tweaked(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let database_url =
         test_support::fresh_database("message_store", message_store::MIGRATIONS).await;
     let (_, topics) = test_support::fresh_topics().await;
-    spawn_with(settings(&database_url, &topics)).await
+    let mut settings = settings(&database_url, &topics);
+    tweak(&mut settings);
+    spawn_with(settings).await
 }
 
 pub async fn spawn_with(settings: Settings) -> TestApp {
