@@ -101,11 +101,25 @@ pub enum ConversationKind {
 }
 
 /// A participant's profile names, as the bff adds them (`null` when the
-/// profile is gone).
+/// profile is gone). Both keys are required when reading, so a participant
+/// without them (message-store's) reads as `names: None`, not as a gone
+/// profile.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Names {
+    #[serde(deserialize_with = "Option::deserialize")]
     pub username: Option<String>,
+    #[serde(deserialize_with = "Option::deserialize")]
     pub display_name: Option<String>,
+}
+
+impl Names {
+    /// The names of `profile`; `null` both when it is gone.
+    pub fn of(profile: Option<&User>) -> Self {
+        Self {
+            username: profile.map(|u| u.username.clone()),
+            display_name: profile.map(|u| u.display_name.clone()),
+        }
+    }
 }
 
 /// An active participant of a conversation. message-store does not know
@@ -264,6 +278,18 @@ mod tests {
         };
         let bare = serde_json::to_value(&p).unwrap();
         assert!(bare.get("username").is_none(), "{bare}");
+        let read: Participant = serde_json::from_value(bare).unwrap();
+        assert_eq!(read.names, None, "no keys: no names, not a gone profile");
+        let gone: Participant = serde_json::from_value(serde_json::json!({
+            "user_id": p.user_id, "joined_at": "2026-12-01T00:00:00.000Z",
+            "username": null, "display_name": null,
+        }))
+        .unwrap();
+        assert_eq!(
+            gone.names,
+            Some(Names::default()),
+            "null keys: a gone profile"
+        );
         let named = Participant {
             names: Some(Names {
                 username: Some("ada".into()),

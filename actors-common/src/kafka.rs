@@ -86,12 +86,19 @@ pub struct SessionEnded {
     pub sid: String,
 }
 
-/// How long after a session's end one of its tokens could still open a
-/// socket: a gateway token's lifetime and the verification leeway. A
-/// gateway remembers an end that long, and one that starts reads the ends
-/// of that long before it.
-pub const SESSION_END_MEMORY: std::time::Duration =
-    std::time::Duration::from_secs(crate::jwt::WS_TOKEN_TTL.as_secs() + crate::jwt::LEEWAY_SECS);
+/// A gateway answers a repeated end of one session within this long of
+/// the one it wrote without writing another record (a token holder cannot
+/// flood `chat.sessions`).
+pub const SESSION_END_REPEAT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long a gateway remembers a session's end, and how far back one that
+/// starts reads them: as long as a token taken before the end can still
+/// open a socket (a gateway token's lifetime and the verification leeway),
+/// plus [`SESSION_END_REPEAT`], since an end answered as a repeat relies on
+/// the memory of the record before it.
+pub const SESSION_END_MEMORY: std::time::Duration = std::time::Duration::from_secs(
+    crate::jwt::WS_TOKEN_TTL.as_secs() + crate::jwt::LEEWAY_SECS + SESSION_END_REPEAT.as_secs(),
+);
 
 #[cfg(test)]
 mod tests {

@@ -60,12 +60,13 @@ pub enum Inbound {
         conversation_id: ConversationId,
         user_id: UserId,
     },
-    /// A browser session was logged out (not part of the log), at the
-    /// record's timestamp (Unix ms) when it has one.
+    /// A browser session was logged out (not part of the log).
+    /// `replayed_at_ms`: for an end read again as the gateway started, the
+    /// record's time (Unix ms, the writer's clock); `None` for a live one.
     SessionEnded {
         user_id: UserId,
         sid: String,
-        ended_ms: Option<i64>,
+        replayed_at_ms: Option<i64>,
     },
 }
 
@@ -92,8 +93,9 @@ pub struct Raw<'a> {
     pub offset: i64,
     pub event_header: Option<&'a [u8]>,
     pub payload: Option<&'a [u8]>,
-    /// The record's timestamp, Unix ms.
-    pub timestamp_ms: Option<i64>,
+    /// The record's timestamp (Unix ms) if it is a `chat.sessions` record
+    /// from before the gateway started; `None` otherwise.
+    pub replayed_at_ms: Option<i64>,
 }
 
 impl Inbound {
@@ -114,7 +116,7 @@ impl Inbound {
             return Ok(Inbound::SessionEnded {
                 user_id: ended.user_id,
                 sid: ended.sid,
-                ended_ms: raw.timestamp_ms,
+                replayed_at_ms: raw.replayed_at_ms,
             });
         }
         if raw.topic != topics.messages {
@@ -173,7 +175,7 @@ mod tests {
             offset: 17,
             event_header: header,
             payload: Some(payload),
-            timestamp_ms: Some(1_700_000_000_000),
+            replayed_at_ms: None,
         }
     }
 

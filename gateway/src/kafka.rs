@@ -141,6 +141,9 @@ pub struct FanOut {
     /// the log when the gateway started. Records before it are read only
     /// to fill the ledger's window; from it on they are delivered.
     pub live_from: Vec<i64>,
+    /// Per partition of `chat.sessions` (index = partition id): its end
+    /// when the gateway started; the ends before it are read again.
+    pub sessions_live_from: Vec<i64>,
 }
 
 /// Most `chat.sessions` records a starting gateway reads again.
@@ -221,14 +224,24 @@ pub fn fanout_consumer(
         let (_, high) = consumer.fetch_watermarks(&topics.typing, p, timeout)?;
         tpl.add_partition_offset(&topics.typing, p, Offset::Offset(high))?;
     }
-    for p in kafka_kit::partition_ids(consumer.client(), &topics.sessions, timeout)? {
-        let (low, high) = consumer.fetch_watermarks(&topics.sessions, p, timeout)?;
-        let from = recent_ends_from(&consumer, &topics.sessions, p, (low, high), timeout);
-        tpl.add_partition_offset(&topics.sessions, p, Offset::Offset(from))?;
+    let mut sessions = kafka_kit::partition_ids(consumer.client(), &topics.sessions, timeout)?;
+    sessions.sort_unstable();
+    let mut sessions_live_from = Vec::new();
+    for (i, p) in sessions.iter().enumerate() {
+        anyhow::ensure!(
+            *p == i as i32,
+            "partitions of {} are not 0..n: {sessions:?}",
+            topics.sessions
+        );
+        let (low, high) = consumer.fetch_watermarks(&topics.sessions, *p, timeout)?;
+        let from = recent_ends_from(&consumer, &topics.sessions, *p, (low, high), timeout);
+        tpl.add_partition_offset(&topics.sessions, *p, Offset::Offset(from))?;
+        sessions_live_from.push(high);
     }
     consumer.assign(&tpl)?;
     Ok(FanOut {
         consumer,
         live_from,
+        sessions_live_from,
     })
 }

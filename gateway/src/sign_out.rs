@@ -6,18 +6,22 @@
 //! session may end it, and only that one: the user and session come from
 //! the token, never from the body.
 //!
-//! A session ends once: an end this gateway wrote in the last
-//! [`SESSION_END_MEMORY`] answers 204 again without a second record, so a
-//! holder of a token cannot flood `chat.sessions` (and every gateway that
-//! reads it) by repeating the call; a new session takes a login, and logins
-//! have their budgets at the bff.
+//! An end this gateway wrote less than [`SESSION_END_REPEAT`] ago answers
+//! 204 again without a second record, so a holder of a token cannot flood
+//! `chat.sessions` (and every gateway that reads it) by repeating the call:
+//! one record per session per 5 s at most. Later repeats are written again:
+//! the bff's end at logout may come after the browser ended its own session
+//! (its gateway token may call this too), and that end must start the
+//! gateways' memory afresh, or a token taken just before the logout would
+//! outlive it. Every gateway remembers an end for [`SESSION_END_MEMORY`],
+//! which counts the repeat window in.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpResponse};
-use actors_common::kafka::{SessionEnded, SESSION_END_MEMORY};
+use actors_common::kafka::{SessionEnded, SESSION_END_REPEAT};
 use actors_common::UserId;
 use service_kit::{Caller, HttpError};
 
@@ -45,24 +49,32 @@ impl SignOut {
     }
 }
 
-/// The session ends this gateway wrote lately, and when.
+/// The session ends this gateway wrote in the last [`SESSION_END_REPEAT`].
 #[derive(Debug, Default)]
 pub struct Written(Mutex<HashMap<(UserId, String), Instant>>);
 
 impl Written {
     fn contains(&self, key: &(UserId, String)) -> bool {
-        let ends = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        ends.get(key)
-            .is_some_and(|at| at.elapsed() < SESSION_END_MEMORY)
+        self.contains_at(key, Instant::now())
     }
 
     fn insert(&self, key: (UserId, String)) {
+        self.insert_at(key, Instant::now());
+    }
+
+    fn contains_at(&self, key: &(UserId, String), now: Instant) -> bool {
+        let ends = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        ends.get(key)
+            .is_some_and(|at| now.duration_since(*at) < SESSION_END_REPEAT)
+    }
+
+    fn insert_at(&self, key: (UserId, String), now: Instant) {
         let mut ends = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if ends.len() >= REMEMBERED_ENDS {
-            ends.retain(|_, at| at.elapsed() < SESSION_END_MEMORY);
+            ends.retain(|_, at| now.duration_since(*at) < SESSION_END_REPEAT);
         }
         if ends.len() < REMEMBERED_ENDS {
-            ends.insert(key, Instant::now());
+            ends.insert(key, now);
         }
     }
 }
@@ -105,5 +117,45 @@ async fn end(caller: Caller, state: web::Data<SignOut>) -> Result<HttpResponse, 
                 "the broker did not take the sign-out, try again",
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeat_is_swallowed_only_within_the_window() {
+        let written = Written::default();
+        let t0 = Instant::now();
+        let key = (UserId::new_random(), "sid".to_owned());
+        assert!(!written.contains_at(&key, t0));
+        written.insert_at(key.clone(), t0);
+        assert!(written.contains_at(&key, t0 + Duration::from_secs(4)));
+        assert!(
+            !written.contains_at(&key, t0 + SESSION_END_REPEAT),
+            "a later end is written again, so it restarts every gateway's memory"
+        );
+        let other = (key.0, "another sid".to_owned());
+        assert!(!written.contains_at(&other, t0));
+    }
+
+    #[test]
+    fn a_full_memory_drops_old_ends_and_never_grows_past_its_bound() {
+        let written = Written::default();
+        let t0 = Instant::now();
+        let user = UserId::new_random();
+        for i in 0..REMEMBERED_ENDS {
+            written.insert_at((user, i.to_string()), t0);
+        }
+        // Full of fresh ends: one more is written but not remembered.
+        written.insert_at((user, "one more".into()), t0);
+        assert!(!written.contains_at(&(user, "one more".into()), t0));
+        // Once those are old, room is made.
+        let later = t0 + SESSION_END_REPEAT;
+        written.insert_at((user, "later".into()), later);
+        assert!(written.contains_at(&(user, "later".into()), later));
+        let held = written.0.lock().unwrap().len();
+        assert_eq!(held, 1);
     }
 }

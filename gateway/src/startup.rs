@@ -98,6 +98,7 @@ impl Application {
         let FanOut {
             consumer,
             live_from,
+            sessions_live_from,
         } = {
             let (bootstrap, prefix, topics, lag) = (
                 settings.kafka_bootstrap.clone(),
@@ -137,7 +138,14 @@ impl Application {
                 ledger.clone(),
             );
             KafkaConsumer::start_in_arbiter(&consumer_arbiter.handle(), move |_| {
-                KafkaConsumer::new(consumer, live_from, topics, ledger, directory, metrics)
+                KafkaConsumer::new(
+                    consumer,
+                    (live_from, sessions_live_from),
+                    topics,
+                    ledger,
+                    directory,
+                    metrics,
+                )
             });
         }
         let mut arbiters = conversation_arbiters;

@@ -74,16 +74,17 @@ async fn timed_pages(client: &awc::Client, url: &str, token: &str, n: usize) -> 
     times
 }
 
-/// Two kinds of request measured alternately, ten rounds after a warm-up,
-/// so both see the same machine: each one's sorted times.
+/// Two kinds of request measured alternately, ten rounds after `warm_up`
+/// of each, so both see the same machine: each one's sorted times.
 async fn alternated(
     client: &awc::Client,
     (url_a, token_a): (&str, &str),
     (url_b, token_b): (&str, &str),
+    warm_up: usize,
     requests: usize,
 ) -> (Vec<Duration>, Vec<Duration>) {
-    timed_pages(client, url_a, token_a, 20).await;
-    timed_pages(client, url_b, token_b, 20).await;
+    timed_pages(client, url_a, token_a, warm_up).await;
+    timed_pages(client, url_b, token_b, warm_up).await;
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for _ in 0..10 {
         a.extend(timed_pages(client, url_a, token_a, requests / 10).await);
@@ -198,8 +199,14 @@ async fn history(total: usize, requests: usize) {
     let depth = 900_000.min(total - 1);
     let deep_cursor = ids[total - depth];
     let deep_url = format!("{base}/conversations/{big}/messages?limit=50&before={deep_cursor}");
-    let (first, deep) =
-        alternated(&client, (&first_url, &token), (&deep_url, &token), requests).await;
+    let (first, deep) = alternated(
+        &client,
+        (&first_url, &token),
+        (&deep_url, &token),
+        50,
+        requests,
+    )
+    .await;
     println!(
         "history first page: p50 {:.2} ms p99 {:.2} ms | {depth} deep: p50 {:.2} ms p99 {:.2} ms | deep/first p99 ratio {:.2}",
         percentile(&first, 0.5),
@@ -404,8 +411,14 @@ async fn lists(group_size: usize, requests: usize) {
     eprintln!("lists: seeded in {:.1}s", seeded.elapsed().as_secs_f64());
     let url = format!("{base}/conversations?limit={GROUPS}");
     let (big_token, small_token) = (token_of(big_viewer), token_of(small_viewer));
-    let (big, small) =
-        alternated(&client, (&url, &big_token), (&url, &small_token), requests).await;
+    let (big, small) = alternated(
+        &client,
+        (&url, &big_token),
+        (&url, &small_token),
+        20,
+        requests,
+    )
+    .await;
     println!(
         "list page of {GROUPS}: groups of {group_size}: p50 {:.2} ms p99 {:.2} ms | groups of 3: p50 {:.2} ms p99 {:.2} ms | p50 ratio {:.2}",
         percentile(&big, 0.5),

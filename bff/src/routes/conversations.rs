@@ -89,10 +89,7 @@ async fn with_names(
     for conversation in conversations {
         for p in &mut conversation.participants {
             let profile = names.get(&p.user_id);
-            p.names = Some(Names {
-                username: profile.map(|u| u.username.clone()),
-                display_name: profile.map(|u| u.display_name.clone()),
-            });
+            p.names = Some(Names::of(profile));
         }
     }
     Ok(())
@@ -140,12 +137,13 @@ async fn list(
     Ok(HttpResponse::Ok().json(page))
 }
 
-/// Refuses ids that are not registered users (message-store does not know users).
+/// Refuses ids that are not registered users (message-store does not
+/// know users); their profiles otherwise.
 async fn ensure_users_exist(
     client: &ServiceClient,
     me: UserId,
     ids: &[UserId],
-) -> Result<(), HttpError> {
+) -> Result<HashMap<UserId, User>, HttpError> {
     let wanted: HashSet<UserId> = ids.iter().copied().collect();
     let found = profiles(client, me, &wanted).await?;
     if let Some(missing) = ids.iter().find(|id| !found.contains_key(*id)) {
@@ -154,7 +152,7 @@ async fn ensure_users_exist(
             format!("no user {missing}"),
         ));
     }
-    Ok(())
+    Ok(found)
 }
 
 async fn create(
@@ -248,8 +246,11 @@ async fn add_participant(
     body: web::Json<NewParticipant>,
 ) -> Result<HttpResponse, HttpError> {
     let body = body.into_inner();
-    ensure_users_exist(&client, user.user_id, &[body.user_id]).await?;
-    let answer = client
+    let profiles = ensure_users_exist(&client, user.user_id, &[body.user_id]).await?;
+    let Upstream {
+        status,
+        body: mut added,
+    } = client
         .post::<_, ParticipantEnvelope>(
             Service::MessageStore,
             &paths::participants(*id),
@@ -257,7 +258,10 @@ async fn add_participant(
             &body,
         )
         .await?;
-    Ok(HttpResponse::build(answer.status).json(answer.body))
+    // Named like every participant the bff shows.
+    let profile = profiles.get(&added.participant.user_id);
+    added.participant.names = Some(Names::of(profile));
+    Ok(HttpResponse::build(status).json(added))
 }
 
 async fn remove_participant(

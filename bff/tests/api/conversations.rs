@@ -122,6 +122,14 @@ async fn groups_rename_add_remove_and_history_through_the_bff() {
         )
         .await;
     assert_eq!(added.status, 201, "{}", added.body);
+    // The added participant comes back named, like every participant.
+    let participant = &added.body["participant"];
+    assert_eq!(participant["user_id"], json!(c_id));
+    assert_eq!(
+        (&participant["username"], &participant["display_name"]),
+        (&json!("member_c"), &json!("member_c")),
+        "{participant}"
+    );
     let seen = app
         .request("GET", &format!("/api/conversations/{id}"), None, Some(&c))
         .await;

@@ -125,3 +125,34 @@ async fn ending_a_session_again_writes_no_second_record() {
     let after = test_support::kafka::end_offset(&producer, &stack.topics.sessions, 0).await;
     assert_eq!(after - before, 1, "one end, one record");
 }
+
+/// A live end is remembered from its arrival, not from its record's time:
+/// the gateway that wrote it may run a clock minutes behind this one's.
+#[actix_web::test]
+async fn a_live_end_stamped_by_a_slow_clock_is_still_remembered() {
+    use rdkafka::producer::FutureRecord;
+
+    let stack = spawn_stack(1).await;
+    let user = UserId::new_random();
+    let s = session("session-slow-clock", 3600);
+    let t = token(&stack, user, &s);
+    let mut open = stack.connect_with(0, user, &t).await;
+    let ten_minutes_ago = chrono::Utc::now().timestamp_millis() - 600_000;
+    let payload = serde_json::json!({"user_id": user, "sid": s.sid}).to_string();
+    let key = user.to_string();
+    test_support::kafka::producer()
+        .send(
+            FutureRecord::to(&stack.topics.sessions)
+                .key(&key)
+                .payload(&payload)
+                .timestamp(ten_minutes_ago),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let signed_out = Some((1008, "signed out".to_owned()));
+    assert_eq!(open.close_reason(WAIT).await, signed_out);
+    // Remembered: a token taken before the end opens nothing.
+    let mut late = stack.open(0, &t).await;
+    assert_eq!(late.close_reason(WAIT).await, signed_out);
+}

@@ -176,7 +176,8 @@ pub async fn create_private(
             created_at,
             membership_version: 1,
             activity_at: created_at,
-            participant_count: 2,
+            // Counted in by the participants' insert (migration 000004).
+            participant_count: 0,
         };
         let inserted: Option<ConversationRow> = diesel::insert_into(conversations::table)
             .values(&row)
@@ -234,7 +235,7 @@ pub async fn create_group(
             created_at,
             membership_version: 1,
             activity_at: created_at,
-            participant_count: users.len() as i64,
+            participant_count: 0,
         };
         let row = diesel::insert_into(conversations::table)
             .values(&row)
@@ -420,14 +421,23 @@ async fn views(
     let mut last = last_messages(conn, &floors).await?;
     Ok(memberships
         .into_iter()
-        .map(|(c, _)| Conversation {
-            id: c.id,
-            participants: people.remove(&c.id).unwrap_or_default(),
-            participant_count: c.participant_count,
-            last_message: last.remove(&c.id),
-            kind: c.api_kind(),
-            name: c.name,
-            created_at: c.created_at,
+        .map(|(c, _)| {
+            let participants = people.remove(&c.id).unwrap_or_default();
+            // Naming everyone, the count is theirs (the row was read a
+            // statement earlier, and a change may have come between).
+            let participant_count = match named {
+                Named::All => participants.len() as i64,
+                Named::First(_) => c.participant_count,
+            };
+            Conversation {
+                id: c.id,
+                participants,
+                participant_count,
+                last_message: last.remove(&c.id),
+                kind: c.api_kind(),
+                name: c.name,
+                created_at: c.created_at,
+            }
         })
         .collect())
 }
@@ -539,14 +549,13 @@ pub async fn rename(
 }
 
 /// Locks the conversation row (serialising membership changes of one
-/// conversation), checks the caller may change it, bumps the version and
-/// moves the participant count by `delta`. Returns the new version and the
-/// count before the change (a refusal after this rolls both back).
+/// conversation), checks the caller may change it, and bumps the version.
+/// Returns the new version and the participant count before the change
+/// (the database keeps it: see migration `000004`).
 async fn begin_change(
     conn: &mut AsyncPgConnection,
     conversation: ConversationId,
     caller: UserId,
-    delta: i64,
 ) -> Result<(i64, i64), MembershipError> {
     let row: Option<ConversationRow> = conversations::table
         .find(conversation)
@@ -572,10 +581,7 @@ async fn begin_change(
     }
     let version = row.membership_version + 1;
     diesel::update(conversations::table.find(conversation))
-        .set((
-            conversations::membership_version.eq(version),
-            conversations::participant_count.eq(conversations::participant_count + delta),
-        ))
+        .set(conversations::membership_version.eq(version))
         .execute(conn)
         .await?;
     Ok((version, row.participant_count))
@@ -590,7 +596,7 @@ pub async fn add_participant(
     caps: Caps,
 ) -> Result<Participant, MembershipError> {
     conn.transaction(async |conn| {
-        let (version, members) = begin_change(conn, conversation, caller, 1).await?;
+        let (version, members) = begin_change(conn, conversation, caller).await?;
         let existing: Option<ParticipantRow> = participants::table
             .find((conversation, user))
             .select(ParticipantRow::as_select())
@@ -642,7 +648,7 @@ pub async fn remove_participant(
     user: UserId,
 ) -> Result<(), MembershipError> {
     conn.transaction(async |conn| {
-        let (version, _) = begin_change(conn, conversation, caller, -1).await?;
+        let (version, _) = begin_change(conn, conversation, caller).await?;
         let removed = diesel::update(
             participants::table
                 .find((conversation, user))

@@ -24,7 +24,7 @@ pub struct ConversationRow {
     /// Its creation or its newest stored message, whichever is later: the
     /// list's sort key.
     pub activity_at: DateTime<Utc>,
-    /// Active participants, kept by every membership change.
+    /// Active participants, kept by triggers on `participants`.
     pub participant_count: i64,
 }
 

@@ -142,10 +142,12 @@ impl Directory {
             Inbound::SessionEnded {
                 user_id,
                 sid,
-                ended_ms,
+                replayed_at_ms,
             } => {
-                // The record's time (the writing gateway's clock); none: now.
-                let age = ended_ms.map_or(0, |at| {
+                // A live end is as old as its arrival; a replayed one is aged
+                // by its record's time (the writer's clock: only a gateway
+                // that started within the memory is exposed to skew).
+                let age = replayed_at_ms.map_or(0, |at| {
                     actors_common::time::now_millis().timestamp_millis() - at
                 });
                 let age = std::time::Duration::from_millis(u64::try_from(age).unwrap_or(0));

@@ -42,6 +42,9 @@ pub struct KafkaConsumer {
     topics: Topics,
     /// Per partition of `chat.messages`: the first offset to deliver.
     live_from: Arc<Vec<i64>>,
+    /// Per partition of `chat.sessions`: the end when the gateway started
+    /// (records below it are ends read again).
+    sessions_live_from: Arc<Vec<i64>>,
     ledger: Arc<Ledger>,
     directory: Addr<Directory>,
     metrics: Arc<Metrics>,
@@ -50,7 +53,7 @@ pub struct KafkaConsumer {
 impl KafkaConsumer {
     pub fn new(
         consumer: StreamConsumer<LagContext>,
-        live_from: Vec<i64>,
+        (live_from, sessions_live_from): (Vec<i64>, Vec<i64>),
         topics: Topics,
         ledger: Arc<Ledger>,
         directory: Addr<Directory>,
@@ -60,6 +63,7 @@ impl KafkaConsumer {
             consumer: Arc::new(consumer),
             topics,
             live_from: Arc::new(live_from),
+            sessions_live_from: Arc::new(sessions_live_from),
             ledger,
             directory,
             metrics,
@@ -87,6 +91,7 @@ fn trace_header(m: &BorrowedMessage<'_>) -> Option<Vec<Hop>> {
 struct Context<'a> {
     topics: &'a Topics,
     live_from: &'a [i64],
+    sessions_live_from: &'a [i64],
     ledger: &'a Ledger,
     directory: &'a Addr<Directory>,
     metrics: &'a Metrics,
@@ -106,7 +111,13 @@ async fn on_record(m: &BorrowedMessage<'_>, cx: &Context<'_>) {
                 .and_then(|h| h.value)
         }),
         payload: m.payload(),
-        timestamp_ms: m.timestamp().to_millis(),
+        replayed_at_ms: (m.topic() == cx.topics.sessions
+            && usize::try_from(m.partition())
+                .ok()
+                .and_then(|p| cx.sessions_live_from.get(p))
+                .is_some_and(|&live| m.offset() < live))
+        .then(|| m.timestamp().to_millis())
+        .flatten(),
     };
     let inbound = match Inbound::parse(raw, cx.topics) {
         Ok(i) => i,
@@ -224,6 +235,7 @@ impl Actor for KafkaConsumer {
         let consumer = self.consumer.clone();
         let topics = self.topics.clone();
         let live_from = self.live_from.clone();
+        let sessions_live_from = self.sessions_live_from.clone();
         let ledger = self.ledger.clone();
         let directory = self.directory.clone();
         let metrics = self.metrics.clone();
@@ -231,6 +243,7 @@ impl Actor for KafkaConsumer {
             let cx = Context {
                 topics: &topics,
                 live_from: &live_from,
+                sessions_live_from: &sessions_live_from,
                 ledger: &ledger,
                 directory: &directory,
                 metrics: &metrics,
