@@ -94,8 +94,10 @@ fn lock_key(name: &str) -> i64 {
 /// migration of `migrations` applied; returns its URL.
 ///
 /// The template is built once per server (guarded by an advisory lock, since
-/// test processes run concurrently) and named after the migrations it holds,
-/// so a changed migration set gets a new template.
+/// test processes run concurrently) and named after the migrations it holds
+/// and the test binary's build time: diesel does not show a migration's SQL,
+/// so a migration edited in place (and embedded again by the crate's
+/// `build.rs`) gets a new template with the next build, never a stale one.
 pub async fn fresh_database(service: &str, migrations: EmbeddedMigrations) -> String {
     try_fresh_database(service, migrations)
         .await
@@ -112,7 +114,16 @@ async fn try_fresh_database(
         .iter()
         .map(|m| m.name().to_string())
         .collect();
-    let template = format!("tpl_{service}_{:x}", lock_key(&names.join(",")) as u64);
+    let built = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let template = format!(
+        "tpl_{service}_{:x}",
+        lock_key(&format!("{}@{built}", names.join(","))) as u64
+    );
     let database = unique(&format!("t_{service}_"));
 
     let mut admin = AsyncPgConnection::establish(&stack.database_url("postgres"))
