@@ -180,8 +180,8 @@ fn recent_ends_from<C: ConsumerContext>(
 
 /// The fan-out consumer: a group of its own (every gateway sees every
 /// record), assigned every partition without a rebalance. `chat.typing`
-/// starts at its end; `chat.sessions` at the ends of the last minute
-/// ([`recent_ends_from`]); `chat.messages` two admission windows back from
+/// starts at its end; `chat.sessions` at the ends of the last 70 s
+/// (`recent_ends_from`); `chat.messages` two admission windows back from
 /// its end, so the ledger judges every live record exactly (`crate::ledger`).
 /// Blocking (metadata and watermark requests).
 pub fn fanout_consumer(

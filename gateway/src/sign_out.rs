@@ -13,7 +13,8 @@
 //! the bff's end at logout may come after the browser ended its own session
 //! (its gateway token may call this too), and that end must start the
 //! gateways' memory afresh, or a token taken just before the logout would
-//! outlive it. Every gateway remembers an end for [`SESSION_END_MEMORY`],
+//! outlive it. Every gateway remembers an end for
+//! [`SESSION_END_MEMORY`](actors_common::kafka::SESSION_END_MEMORY),
 //! which counts the repeat window in.
 
 use std::collections::HashMap;
