@@ -86,26 +86,19 @@ pub fn producer_config(bootstrap: &str, client_id: &str, opts: &ProducerOptions)
     c
 }
 
-/// A fan-out consumer: a group of its own (every process sees every record),
-/// starting at the latest offset, never committing, fetching with low wait.
-pub fn fanout_consumer_config(
-    bootstrap: &str,
-    group_prefix: &str,
-    fetch_wait: Duration,
-) -> ClientConfig {
-    let group = format!("{group_prefix}-{}", Uuid::new_v4());
+/// What every consumer of the system shares: its id as group and client,
+/// offsets kept by the caller (nothing committed or stored at the broker),
+/// no end-of-partition events, fetches answered as soon as a byte is there,
+/// quick reconnects, no topic ever created by reading it.
+fn consumer_config(bootstrap: &str, id: &str) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", bootstrap)
-        .set("group.id", &group)
-        .set("client.id", &group)
-        .set("auto.offset.reset", "latest")
+        .set("group.id", id)
+        .set("client.id", id)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")
-        .set("fetch.wait.max.ms", millis(fetch_wait))
         .set("fetch.min.bytes", "1")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "1000")
         .set("socket.keepalive.enable", "true")
         .set("reconnect.backoff.ms", "50")
         .set("reconnect.backoff.max.ms", "1000")
@@ -114,27 +107,32 @@ pub fn fanout_consumer_config(
     c
 }
 
+/// A fan-out consumer: a group of its own (every process sees every record),
+/// starting at the latest offset, never committing, fetching with low wait.
+pub fn fanout_consumer_config(
+    bootstrap: &str,
+    group_prefix: &str,
+    fetch_wait: Duration,
+) -> ClientConfig {
+    let mut c = consumer_config(bootstrap, &format!("{group_prefix}-{}", Uuid::new_v4()));
+    c.set("auto.offset.reset", "latest")
+        .set("fetch.wait.max.ms", millis(fetch_wait))
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000");
+    c
+}
+
 /// The ingest consumer: partitions are assigned by the caller at offsets it
 /// keeps itself (message-store keeps them in PostgreSQL, written with the
 /// rows), so nothing is committed to the broker and no group is joined.
 /// librdkafka still wants a group id; it is unique and never used.
 pub fn ingest_consumer_config(bootstrap: &str) -> ClientConfig {
-    let id = format!("message-store-ingest-{}", Uuid::new_v4());
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", bootstrap)
-        .set("group.id", &id)
-        .set("client.id", &id)
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "false")
-        .set("fetch.wait.max.ms", "50")
-        .set("fetch.min.bytes", "1")
-        .set("socket.keepalive.enable", "true")
-        .set("reconnect.backoff.ms", "50")
-        .set("reconnect.backoff.max.ms", "1000")
-        .set("topic.metadata.refresh.interval.ms", "10000")
-        .set("allow.auto.create.topics", "false");
+    let mut c = consumer_config(
+        bootstrap,
+        &format!("message-store-ingest-{}", Uuid::new_v4()),
+    );
+    c.set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "50");
     c
 }
 
