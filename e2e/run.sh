@@ -80,7 +80,7 @@ GW
 chmod +x "$STACK/gateway.sh"
 
 export E2E_BASE_URL="http://127.0.0.1:$BFF_PORT" E2E_GATEWAY_CTL="$STACK/gateway.sh"
-export E2E_GATEWAY2_URL="ws://127.0.0.1:$GW2_PORT/ws"
+export E2E_GATEWAY_URL="ws://127.0.0.1:$GW_PORT/ws" E2E_GATEWAY2_URL="ws://127.0.0.1:$GW2_PORT/ws"
 mkdir -p e2e/artifacts
 log "running the browser tests against $E2E_BASE_URL"
 # E2E_TESTS=tests/inspect.test.mjs runs only those files.
